@@ -1,0 +1,207 @@
+"""Versioned models for every boundary between the control plane, the state machine and the agent.
+
+These are the documentation of the contracts:
+
+- :class:`PipelineState` is the JSON that flows through the Step Functions execution. It carries
+  ids and S3 keys, never code or logs (256 KiB limit).
+- :class:`AgentTask` is the SQS message the state machine sends to the agent with
+  ``sqs:sendMessage.waitForTaskToken``.
+- :class:`AgentEvent` is what the agent reports back to the control plane through the agent
+  events queue (step progress, activity lines, created resources).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tmux_builder.pipeline import Step
+
+CONTRACT_VERSION = 1
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Provider(StrEnum):
+    AWS = "aws"
+    AZURE = "azure"
+
+
+class SiteType(StrEnum):
+    STATIC = "static"
+    DYNAMIC = "dynamic"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class SiteSpec(_Model):
+    """What create_session decided about the site: where it goes and what it is called."""
+
+    provider: Provider
+    site_type: SiteType
+    slug: str
+    resource_name: str
+
+
+class DeployResult(_Model):
+    url: str
+    bucket: str | None = None
+    distribution_id: str | None = None
+    title: str = ""
+    files: int = 0
+
+
+class E2EResult(_Model):
+    passed: int
+    failed: int
+    errors: int = 0
+    skipped: int = 0
+    report_key: str
+    duration_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.errors == 0 and self.passed > 0
+
+
+class HealthResult(_Model):
+    url: str
+    status_code: int
+    title: str = ""
+    attempts: int = 1
+    elapsed_seconds: float = 0.0
+
+
+class PipelineState(_Model):
+    """The execution's state document. Each step adds its own field; none is ever rewritten."""
+
+    version: int = CONTRACT_VERSION
+    execution_id: str
+    user_id: str
+    session_id: str
+    mode: Literal["build", "redeploy"] = "build"
+    site: SiteSpec | None = None
+    requirements_key: str | None = None
+    plan_key: str | None = None
+    snapshot_key: str | None = None
+    deploy: DeployResult | None = None
+    health: HealthResult | None = None
+    screenshot_key: str | None = None
+    e2e: E2EResult | None = None
+
+
+class AgentTask(_Model):
+    """One step handed to the agent. Handling is idempotent on (execution_id, step, attempt)."""
+
+    version: int = CONTRACT_VERSION
+    task_token: str
+    step: Step
+    attempt: int = 0
+    state: PipelineState
+
+    @property
+    def execution_id(self) -> str:
+        return self.state.execution_id
+
+    @property
+    def user_id(self) -> str:
+        return self.state.user_id
+
+    @property
+    def session_id(self) -> str:
+        return self.state.session_id
+
+    @property
+    def task_id(self) -> str:
+        """Names the prompt file and correlates the engine's signals with this task."""
+        return f"{self.step.value}-{self.state.execution_id}-a{self.attempt}"
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class EventKind(StrEnum):
+    STEP_STARTED = "step_started"
+    STEP_SUCCEEDED = "step_succeeded"
+    STEP_FAILED = "step_failed"
+    ACTIVITY = "activity"
+    RESOURCE_CREATED = "resource_created"
+
+
+class ActivityType(StrEnum):
+    """The notify verbs (the seed's, plus what the hooks report)."""
+
+    ACK = "ack"
+    STATUS = "status"
+    PROGRESS = "progress"
+    SUMMARY = "summary"
+    DONE = "done"
+    ERROR = "error"
+    DEPLOYED = "deployed"
+
+
+class _EventBase(_Model):
+    version: int = CONTRACT_VERSION
+    execution_id: str
+    user_id: str
+    at: str = Field(default_factory=utc_now_iso)
+
+
+class StepStarted(_EventBase):
+    kind: Literal[EventKind.STEP_STARTED] = EventKind.STEP_STARTED
+    step: Step
+    attempt: int = 0
+
+
+class StepSucceeded(_EventBase):
+    kind: Literal[EventKind.STEP_SUCCEEDED] = EventKind.STEP_SUCCEEDED
+    step: Step
+    attempt: int = 0
+    output: dict[str, Any] = Field(default_factory=dict)
+
+
+class StepFailed(_EventBase):
+    kind: Literal[EventKind.STEP_FAILED] = EventKind.STEP_FAILED
+    step: Step
+    attempt: int = 0
+    error: str
+    cause: str = ""
+
+
+class Activity(_EventBase):
+    kind: Literal[EventKind.ACTIVITY] = EventKind.ACTIVITY
+    step: Step | None = None
+    type: ActivityType
+    message: str = ""
+
+
+class ResourceCreated(_EventBase):
+    kind: Literal[EventKind.RESOURCE_CREATED] = EventKind.RESOURCE_CREATED
+    session_id: str
+    resource_type: str
+    resource_id: str
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+AgentEvent = Annotated[
+    StepStarted | StepSucceeded | StepFailed | Activity | ResourceCreated,
+    Field(discriminator="kind"),
+]
+
+
+class AgentEventEnvelope(BaseModel):
+    """The SQS body on the agent events queue."""
+
+    model_config = ConfigDict(extra="ignore")
+    event: AgentEvent

@@ -1,0 +1,64 @@
+"""Configuration read from the environment, the same way in Lambda, on the agent host and locally.
+
+The template (``template.yaml``, Globals) sets these for the Lambda functions; the embedded stack
+sets them from the same template for the in-process handlers and the agent.
+AWS endpoints are not configured here: boto3 reads ``AWS_ENDPOINT_URL`` itself, which is how the
+embedded stack points every client at moto without any code knowing.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CloudSettings(BaseSettings):
+    """Names of the shared cloud resources (from the template's outputs)."""
+
+    model_config = SettingsConfigDict(env_prefix="TMUX_BUILDER_", extra="ignore")
+
+    table: str = "tmux-builder-table"
+    agent_queue_url: str = ""
+    events_queue_url: str = ""
+    artifacts_bucket: str = ""
+    state_machine_arn: str = ""
+    region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    # How a CloudFront distribution is reached: "cloudfront" (its domain name) or the base URL
+    # of the local site server that plays the edge on one machine.
+    edge: str = "cloudfront"
+    # Where health_check may look; "local" allows loopback URLs (the embedded stack only).
+    environment: str = "aws"
+
+
+class AgentSettings(BaseSettings):
+    """The agent host."""
+
+    model_config = SettingsConfigDict(env_prefix="TMUX_BUILDER_AGENT_", extra="ignore")
+
+    agent_id: str = "agent-1"
+    work_dir: Path = Path("/var/lib/tmux-builder")
+    tmux_socket: str = "tmux-builder"
+    concurrency: int = 4
+    # Seconds between SendTaskHeartbeat calls; the state machine's HeartbeatSeconds is larger.
+    heartbeat_seconds: float = 20.0
+    # How long one AI turn may take before the task fails.
+    turn_timeout_seconds: float = 900.0
+    claude_bin: str = ""
+    chromium_path: str = ""
+    # Model backend for the engine: an Anthropic-compatible base URL (the offline model locally),
+    # or empty to let the CLI use the operator's configured Anthropic credentials.
+    model_base_url: str = ""
+    model: str = ""
+
+
+@lru_cache(maxsize=1)
+def cloud() -> CloudSettings:
+    return CloudSettings()
+
+
+def reload() -> None:
+    """Forget cached settings (after the embedded stack changed the environment)."""
+    cloud.cache_clear()
