@@ -1,0 +1,26 @@
+import { Route, Routes } from 'react-router-dom'
+
+import Layout from './components/Layout.jsx'
+import NotFoundPage from './pages/NotFoundPage.jsx'
+import OnboardingPage from './pages/OnboardingPage.jsx'
+import StatusRoute from './pages/StatusPage.jsx'
+
+/** Every client-side route. The gateway and CloudFront answer unknown paths with index.html. */
+export function AppRoutes() {
+  return (
+    <Routes>
+      <Route path="/" element={<OnboardingPage />} />
+      <Route path="/client_input" element={<OnboardingPage />} />
+      <Route path="/status/:executionId" element={<StatusRoute />} />
+      <Route path="*" element={<NotFoundPage />} />
+    </Routes>
+  )
+}
+
+export default function App() {
+  return (
+    <Layout>
+      <AppRoutes />
+    </Layout>
+  )
+}

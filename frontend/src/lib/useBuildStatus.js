@@ -1,0 +1,58 @@
+import { useEffect, useState } from 'react'
+
+import { getBuildStatus } from '../api/builds.js'
+import { ApiError } from '../api/client.js'
+import { POLL_INTERVAL_MS, isTerminal } from './buildStatus.js'
+
+const INITIAL = { data: null, loading: true, notFound: false, failure: null, retrying: null }
+
+// 5xx, 408 and 429 are worth another try; other 4xx answers will not change by asking again.
+function isTransient(err) {
+  if (!(err instanceof ApiError)) return true
+  return err.status >= 500 || err.status === 408 || err.status === 429
+}
+
+/**
+ * Poll GET /api/status/{executionId} until the build succeeds or fails.
+ *
+ * The next request is scheduled only after the previous one settled, so slow answers never
+ * pile up. Polling stops on a terminal status, on 404, on other non-transient errors and on
+ * unmount. Give the component a `key` of the id to start over when the id changes.
+ */
+export function useBuildStatus(executionId, { interval = POLL_INTERVAL_MS } = {}) {
+  const [state, setState] = useState(INITIAL)
+
+  useEffect(() => {
+    const controller = new AbortController()
+    let timer = null
+
+    async function poll() {
+      try {
+        const data = await getBuildStatus(executionId, { signal: controller.signal })
+        if (controller.signal.aborted) return
+        setState({ ...INITIAL, data, loading: false })
+        if (isTerminal(data?.status)) return
+      } catch (err) {
+        if (controller.signal.aborted) return
+        if (err instanceof ApiError && err.status === 404) {
+          setState({ ...INITIAL, loading: false, notFound: true })
+          return
+        }
+        if (!isTransient(err)) {
+          setState((prev) => ({ ...prev, loading: false, retrying: null, failure: err.message }))
+          return
+        }
+        setState((prev) => ({ ...prev, loading: false, retrying: err.message }))
+      }
+      timer = setTimeout(poll, interval)
+    }
+
+    poll()
+    return () => {
+      controller.abort()
+      clearTimeout(timer)
+    }
+  }, [executionId, interval])
+
+  return state
+}
