@@ -31,6 +31,8 @@ class CloudSettings(BaseSettings):
     edge: str = "cloudfront"
     # Where health_check may look; "local" allows loopback URLs (the embedded stack only).
     environment: str = "aws"
+    # How long one health_check invocation polls before it hands over to the state machine's Retry.
+    health_check_budget_seconds: float = 120.0
 
 
 class AgentSettings(BaseSettings):

@@ -1,0 +1,56 @@
+"""Applying what the agent reports (steps, activity lines, created resources) to the table.
+
+The agent has no table access (least privilege): it sends :class:`AgentEvent` messages to the
+agent events queue and this handler records them. Delivery is at least once and unordered, so
+every write here is idempotent or forward-only (see :mod:`control_plane.tracking`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from control_plane import tracking
+from tmux_builder.contracts import (
+    Activity,
+    AgentEventEnvelope,
+    ResourceCreated,
+    StepFailed,
+    StepStarted,
+    StepSucceeded,
+)
+from tmux_builder.pipeline import Step
+
+
+def apply(body: str) -> None:
+    event = AgentEventEnvelope.model_validate_json(body).event
+    match event:
+        case StepStarted():
+            tracking.step_started(event.execution_id, event.step, event.attempt, at=event.at)
+        case StepSucceeded():
+            if tracking.step_succeeded(
+                event.execution_id, event.step, event.attempt, output=event.output, at=event.at
+            ):
+                _record_outcome(event.execution_id, event.step, event.output)
+        case StepFailed():
+            tracking.step_failed(
+                event.execution_id, event.step, event.attempt, event.error, event.cause, at=event.at
+            )
+        case Activity():
+            tracking.add_activity(event.execution_id, event.type, event.message, event.step, at=event.at)
+        case ResourceCreated():
+            tracking.record_resource(
+                event.user_id, event.session_id, event.resource_type, event.resource_id, event.metadata
+            )
+
+
+def _record_outcome(execution_id: str, step: Step, output: dict[str, Any]) -> None:
+    """Copy what a person wants to see on the status page onto the execution record."""
+    if step is Step.DEPLOY and output.get("url"):
+        tracking.update_execution(execution_id, deployed_url=output["url"])
+    elif step is Step.SCREENSHOT and output.get("screenshot_key"):
+        tracking.update_execution(execution_id, screenshot_key=output["screenshot_key"])
+    elif step is Step.E2E_TESTS and "passed" in output:
+        tracking.update_execution(
+            execution_id,
+            e2e={k: output.get(k, 0) for k in ("passed", "failed", "errors", "skipped")},
+        )

@@ -1,0 +1,133 @@
+"""The status of one execution as a person (or the CLI) reads it.
+
+The table holds what every step reported. While the record still says "running", Step
+Functions is asked too, so an execution that ended outside the failure path (aborted, timed
+out before any handler ran) is never shown as running forever.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from control_plane import tracking
+from control_plane.api_models import (
+    ActivityView,
+    E2EView,
+    FailureView,
+    StatusResponse,
+    StepError,
+    StepView,
+)
+from control_plane.errors import NotFound
+from tmux_builder import aws, naming
+from tmux_builder.contracts import StepStatus
+from tmux_builder.pipeline import STEP_TITLES, STEPS, step_number
+from tmux_builder.settings import cloud
+
+_SFN_ENDED = {"FAILED": "failed", "TIMED_OUT": "failed", "ABORTED": "failed", "SUCCEEDED": "succeeded"}
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    delta = datetime.fromisoformat(end) - datetime.fromisoformat(start)
+    return round(delta.total_seconds(), 3)
+
+
+def _step_view(name: str, item: dict[str, Any] | None) -> StepView:
+    step = STEPS[step_number(name) - 1]
+    if item is None:
+        return StepView(name=name, number=step_number(step), title=STEP_TITLES[step], status=StepStatus.PENDING)
+    status = StepStatus(item["status"])
+    ended = item.get("ended_at") if status is not StepStatus.RUNNING else None
+    error = StepError(error=item["error"], cause=item.get("cause", "")) if status is StepStatus.FAILED else None
+    return StepView(
+        name=name,
+        number=step_number(step),
+        title=STEP_TITLES[step],
+        status=status,
+        started_at=item.get("started_at"),
+        ended_at=ended,
+        duration_seconds=_seconds_between(item.get("started_at"), ended),
+        attempts=int(item.get("attempts", 1)),
+        error=error,
+    )
+
+
+def _state_machine_status(execution_id: str) -> dict[str, Any] | None:
+    from botocore.exceptions import ClientError
+
+    settings = cloud()
+    arn = settings.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{execution_id}"
+    try:
+        return aws.client("stepfunctions").describe_execution(executionArn=arn)
+    except ClientError:
+        return None
+
+
+def _presigned(key: str | None) -> str | None:
+    if not key:
+        return None
+    return aws.client("s3").generate_presigned_url(
+        "get_object", Params={"Bucket": cloud().artifacts_bucket, "Key": key}, ExpiresIn=3600
+    )
+
+
+def execution_status(execution_id: str) -> StatusResponse:
+    if not naming.EXECUTION_ID_RE.match(execution_id):
+        raise NotFound(f"no build with id {execution_id!r}")
+    record = tracking.get_execution(execution_id)
+    if record is None:
+        raise NotFound(f"no build with id {execution_id!r}")
+    step_items = tracking.steps_of(execution_id)
+    steps = [_step_view(step.value, step_items.get(step.value)) for step in STEPS]
+
+    status = record.get("status", "running")
+    failure = None
+    if record.get("error"):
+        failure = FailureView(step=record.get("failed_step"), error=record["error"], cause=record.get("cause", ""))
+    ended_at = record.get("ended_at")
+    if status == "running":
+        described = _state_machine_status(execution_id)
+        if described and described.get("status") in _SFN_ENDED:
+            status = _SFN_ENDED[described["status"]]
+            stop = described.get("stopDate")
+            ended_at = stop.isoformat() if stop else None
+            if status == "failed" and failure is None:
+                failure = FailureView(
+                    step=next((s.name for s in steps if s.status is StepStatus.RUNNING), None),
+                    error=described.get("error") or described["status"],
+                    cause=described.get("cause") or "",
+                )
+
+    current = next((s.name for s in steps if s.status is StepStatus.RUNNING), None)
+    if current is None and status == "running":
+        current = next((s.name for s in steps if s.status is StepStatus.PENDING), None)
+
+    e2e = record.get("e2e")
+    return StatusResponse(
+        execution_id=execution_id,
+        user_id=record["user_id"],
+        session_id=record["session_id"],
+        status=status,
+        current_step=current if status == "running" else None,
+        started_at=record.get("started_at"),
+        ended_at=ended_at,
+        steps=steps,
+        deployed_url=record.get("deployed_url"),
+        screenshot_url=_presigned(record.get("screenshot_key")),
+        e2e=E2EView(
+            passed=e2e["passed"],
+            failed=e2e["failed"],
+            errors=e2e.get("errors", 0),
+            ok=e2e["failed"] == 0 and e2e.get("errors", 0) == 0 and e2e["passed"] > 0,
+        )
+        if e2e
+        else None,
+        error=failure,
+        activity=[
+            ActivityView(at=a["at"], type=a["type"], step=a.get("step"), message=a.get("message", ""))
+            for a in tracking.recent_activity(execution_id)
+        ],
+    )

@@ -1,0 +1,134 @@
+"""The pipeline's Lambda steps: parse the task input, record the step, do the work.
+
+Each state machine Task sends ``{"step", "attempt", "state"}`` (see
+``stepfunctions/pipeline.asl.json``) and receives the new state back. A step's outcome is
+recorded in the table before the state machine moves on, and errors propagate unchanged so
+Retry/Catch match on their class name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from control_plane import health, requirements_doc, sessions, tracking, users
+from control_plane.errors import InvalidStepInput
+from control_plane.observability import logger
+from tmux_builder.contracts import ActivityType, PipelineState, utc_now_iso
+from tmux_builder.pipeline import Step
+from tmux_builder.settings import cloud
+
+
+class StepInvocation(BaseModel):
+    step: Step
+    attempt: int = 0
+    state: PipelineState
+
+
+def _invocation(payload: dict[str, Any]) -> StepInvocation:
+    try:
+        return StepInvocation.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidStepInput(f"invalid step input: {exc}") from exc
+
+
+def run_step(payload: dict[str, Any], work: Callable[[PipelineState], PipelineState]) -> dict[str, Any]:
+    invocation = _invocation(payload)
+    state, step, attempt = invocation.state, invocation.step, invocation.attempt
+    logger.append_keys(execution_id=state.execution_id, user_id=state.user_id, step=step.value)
+    tracking.step_started(state.execution_id, step, attempt)
+    try:
+        new_state = work(state)
+    except Exception as exc:
+        tracking.step_failed(state.execution_id, step, attempt, type(exc).__name__, str(exc))
+        logger.warning("step failed", extra={"error": type(exc).__name__, "attempt": attempt})
+        raise
+    tracking.step_succeeded(state.execution_id, step, attempt)
+    return new_state.model_dump(mode="json", exclude_none=True)
+
+
+def create_user(state: PipelineState) -> PipelineState:
+    users.get(state.user_id)
+    users.mark_identity_ready(state.user_id)
+    return state
+
+
+def create_session(state: PipelineState) -> PipelineState:
+    site = sessions.activate(state.user_id, state.session_id)
+    tracking.add_activity(state.execution_id, ActivityType.STATUS, "Session ready", Step.CREATE_SESSION)
+    return state.model_copy(update={"site": site})
+
+
+def gather_requirements(state: PipelineState) -> PipelineState:
+    key = requirements_doc.store_requirements(state)
+    return state.model_copy(update={"requirements_key": key})
+
+
+def health_check(state: PipelineState) -> PipelineState:
+    if state.deploy is None:
+        raise InvalidStepInput("health_check needs the deploy step's result")
+    settings = cloud()
+
+    def progress(message: str) -> None:
+        tracking.add_activity(state.execution_id, ActivityType.STATUS, message, Step.HEALTH_CHECK)
+
+    result = health.check_site(
+        state.deploy,
+        budget_seconds=settings.health_check_budget_seconds,
+        allow_internal=settings.environment == "local",
+        progress=progress,
+    )
+    tracking.add_activity(state.execution_id, ActivityType.STATUS, "Site is online", Step.HEALTH_CHECK)
+    return state.model_copy(update={"health": result})
+
+
+def record_success(payload: dict[str, Any]) -> dict[str, Any]:
+    state = PipelineState.model_validate(payload["state"])
+    url = state.deploy.url if state.deploy else None
+    tracking.update_execution(state.execution_id, status="succeeded", ended_at=utc_now_iso(), deployed_url=url)
+    if url:
+        sessions.record_deployed(state.user_id, state.session_id, url)
+    tracking.add_activity(state.execution_id, ActivityType.DONE, f"Your site is live at {url}")
+    return state.model_dump(mode="json", exclude_none=True)
+
+
+def _error_of(caught: dict[str, Any]) -> tuple[str, str]:
+    """Error name and a readable cause from a Catch result (Lambda causes are JSON)."""
+    error = str(caught.get("Error") or "UnknownError")
+    cause = str(caught.get("Cause") or "")
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return error, cause
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        return error, str(parsed["errorMessage"])
+    return error, cause
+
+
+def record_failure(payload: dict[str, Any]) -> dict[str, Any]:
+    raw_state = payload["state"]
+    state = PipelineState.model_validate(raw_state)
+    failed: dict[str, Any] = raw_state.get("failed") or {}
+    step_name, caught = next(iter(failed.items()), (None, {}))
+    error, cause = _error_of(caught)
+    step = Step(step_name) if step_name in {s.value for s in Step} else None
+    if step is not None:
+        existing = tracking.steps_of(state.execution_id).get(step.value, {})
+        attempt = int(existing.get("attempt", 0))
+        tracking.step_failed(state.execution_id, step, attempt, error, cause)
+        cause = cause or existing.get("cause", "")
+    tracking.update_execution(
+        state.execution_id,
+        status="failed",
+        ended_at=utc_now_iso(),
+        failed_step=step.value if step else None,
+        error=error,
+        cause=cause[:2000],
+    )
+    where = f" at {step.value}" if step else ""
+    tracking.add_activity(state.execution_id, ActivityType.ERROR, f"Build failed{where}: {cause or error}", step)
+    logger.error("pipeline failed", extra={"execution_id": state.execution_id, "step": step_name, "error": error})
+    return {"error": error, "cause": cause}

@@ -1,0 +1,121 @@
+"""The ``tmux-builder`` command.
+
+- ``up``: the whole system on this machine (embedded AWS, API, portal, agent, offline model).
+- ``build "<requirements>"``: build a site through a running stack's public API.
+- ``status <execution_id>``: one build's status as JSON.
+- ``agent``: run an agent host (what ``up`` starts; on EC2 it runs as a service).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from tmux_builder.local.stack import StackOptions, run_stack
+
+    return run_stack(
+        StackOptions(
+            state_dir=Path(args.state_dir),
+            api_port=args.port,
+            aws_port=args.aws_port,
+            model_port=args.model_port,
+            agents=args.agents,
+            offline_model=not args.real_model,
+        )
+    )
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from tmux_builder.api_client import ApiClient, ApiUnavailable, discover_api_url
+    from tmux_builder.build_command import EXIT_NO_STACK, BuildOptions, run_build
+
+    console = Console()
+    try:
+        base = discover_api_url(args.api, Path(args.state_dir))
+    except ApiUnavailable as exc:
+        console.print(f"[bold red]{exc}[/]")
+        return EXIT_NO_STACK
+    options = BuildOptions(
+        requirements=args.requirements,
+        provider=args.provider,
+        site_type=args.site_type,
+        email=args.email,
+        phone=args.phone,
+        output_dir=Path(args.output_dir),
+        timeout_seconds=args.timeout,
+    )
+    return run_build(ApiClient(base), options, console)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from tmux_builder.api_client import ApiClient, ApiFailure, ApiUnavailable, discover_api_url
+
+    try:
+        status = ApiClient(discover_api_url(args.api, Path(args.state_dir))).status(args.execution_id)
+    except ApiUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 3
+    except ApiFailure as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(json.dumps(status, indent=2))
+    return 0
+
+
+def _cmd_agent(args: argparse.Namespace) -> int:
+    from agent.main import run_agent
+
+    return run_agent()
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="tmux-builder", description=__doc__.split("\n\n")[0])
+    root.add_argument("--state-dir", default=".tmux-builder", help="where a local stack keeps its state")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start the whole system on this machine (foreground)")
+    up.add_argument("--port", type=int, default=8080, help="portal and REST API (default 8080)")
+    up.add_argument("--aws-port", type=int, default=4566, help="the embedded AWS endpoint (default 4566)")
+    up.add_argument("--model-port", type=int, default=8765, help="the offline model (default 8765)")
+    up.add_argument("--agents", type=int, default=1, help="number of agent hosts (default 1)")
+    up.add_argument(
+        "--real-model",
+        action="store_true",
+        help="let Claude Code use the Anthropic credentials in your environment instead of the offline model",
+    )
+    up.set_defaults(run=_cmd_up)
+
+    build = commands.add_parser("build", help="build a site from a description and wait until it is live")
+    build.add_argument("requirements", help='what to build, e.g. "a tea shop site with a dark theme"')
+    build.add_argument("--provider", choices=["aws", "azure"], default="aws")
+    build.add_argument("--site-type", choices=["static", "dynamic"], default="static")
+    build.add_argument("--email", default="you@example.com")
+    build.add_argument("--phone", default=None)
+    build.add_argument("--api", default=None, help="API base URL (default: the running local stack)")
+    build.add_argument("--output-dir", default="tmux-builder-output", help="where the screenshot is saved")
+    build.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the build")
+    build.set_defaults(run=_cmd_build)
+
+    status = commands.add_parser("status", help="print one build's status as JSON")
+    status.add_argument("execution_id")
+    status.add_argument("--api", default=None)
+    status.set_defaults(run=_cmd_status)
+
+    agent = commands.add_parser("agent", help="run an agent host (reads its settings from the environment)")
+    agent.set_defaults(run=_cmd_agent)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
