@@ -1,0 +1,72 @@
+"""The ASL file against the code that relies on it: step names, transitions, result paths."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tmux_builder.pipeline import AGENT_RESULT_FIELD, AGENT_STEPS, STEPS
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFINITION = json.loads((ROOT / "stepfunctions" / "pipeline.asl.json").read_text())
+STATES = DEFINITION["States"]
+
+
+def test_the_nine_steps_are_states_in_order() -> None:
+    order = []
+    name = DEFINITION["StartAt"]
+    while name and name in {s.value for s in STEPS}:
+        order.append(name)
+        name = STATES[name].get("Next")
+    assert order == [s.value for s in STEPS]
+
+
+def test_every_transition_resolves() -> None:
+    for name, state in STATES.items():
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [c["Next"] for c in state.get("Catch", [])]
+        targets += [c["Next"] for c in state.get("Choices", [])]
+        for target in filter(None, targets):
+            assert target in STATES, f"{name} -> {target}"
+        assert state["Type"] in {"Fail", "Succeed"} or "Next" in state or state.get("End"), name
+
+
+def test_every_task_has_a_timeout_and_agent_tasks_a_heartbeat() -> None:
+    for name, state in STATES.items():
+        if state["Type"] != "Task":
+            continue
+        assert state["TimeoutSeconds"] > 0, name
+        if name in {s.value for s in AGENT_STEPS}:
+            assert state["Resource"].endswith("sqs:sendMessage.waitForTaskToken")
+            assert 0 < state["HeartbeatSeconds"] < state["TimeoutSeconds"]
+            assert state["ResultPath"] == f"$.{AGENT_RESULT_FIELD[next(s for s in AGENT_STEPS if s.value == name)]}"
+
+
+def test_generate_code_is_not_retried() -> None:
+    assert "Retry" not in STATES["generate_code"]
+
+
+def test_every_step_goes_to_the_one_failure_path() -> None:
+    for step in STEPS:
+        catches = STATES[step.value]["Catch"]
+        assert catches == [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": f"$.failed.{step.value}", "Next": "record_failure"}
+        ]
+
+
+def test_asl_validator_accepts_the_definition() -> None:
+    validator = ROOT / "node_modules" / ".bin" / "asl-validator"
+    if not validator.exists():
+        pytest.fail("node_modules/.bin/asl-validator is missing: run `make test` (it installs npm tools)")
+    result = subprocess.run(
+        [str(validator), "--json-path", str(ROOT / "stepfunctions" / "pipeline.asl.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert shutil.which("node")
