@@ -1,0 +1,579 @@
+"""Put a built static site live on S3 + CloudFront, the same way on every (re)deploy.
+
+One private bucket per site (Block Public Access on, readable only by its own distribution
+through an Origin Access Control) and one distribution per bucket, found again by its
+``Comment`` (the bucket name). A redeploy uploads the new files, removes the ones that are
+gone, and invalidates the distribution: the URL never changes, and nothing new is created.
+
+Every call is idempotent. The returned resources are all the site's resources, not only the
+ones this call created, so that a retry after a crash still records everything for teardown.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.errors import DeployError
+from tmux_builder.contracts import DeployResult
+
+if TYPE_CHECKING:
+    import boto3
+
+    from agent.edge import Edge
+
+RESOURCE_BUCKET = "s3_bucket"
+RESOURCE_DISTRIBUTION = "cloudfront_distribution"
+RESOURCE_ORIGIN_ACCESS_CONTROL = "cloudfront_oac"
+
+INDEX_DOCUMENT = "index.html"
+# AWS managed cache policy "CachingOptimized": honours the origin's Cache-Control within
+# 1 s .. 1 year, so no-cache HTML is fresh after a redeploy while hashed assets stay cached.
+CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+
+CACHE_HTML = "no-cache"
+CACHE_HASHED = "public, max-age=31536000, immutable"
+CACHE_DEFAULT = "public, max-age=300"
+
+# Fixed types for what sites are made of: mimetypes depends on the host's /etc/mime.types.
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".htm": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".json": "application/json; charset=utf-8",
+    ".map": "application/json; charset=utf-8",
+    ".webmanifest": "application/manifest+json; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".avif": "image/avif",
+    ".ico": "image/x-icon",
+    ".woff": "font/woff",
+    ".woff2": "font/woff2",
+    ".ttf": "font/ttf",
+    ".otf": "font/otf",
+    ".wasm": "application/wasm",
+    ".pdf": "application/pdf",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+}
+# Bundlers name outputs `name-<hash>.ext` / `name.<hash>.ext`; a hash mixes case or digits,
+# which keeps plain words such as `hero-illustration.png` out of year-long caching.
+_HASHED_STEM = re.compile(r"[-.](?=[A-Za-z0-9_-]*[A-Z0-9])[A-Za-z0-9_-]{8,}$")
+_DELETE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class SiteResource:
+    """A cloud resource of the site, as the caller records it for teardown."""
+
+    type: str
+    id: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeployOutcome:
+    result: DeployResult
+    resources: list[SiteResource]
+
+
+@dataclass(frozen=True)
+class SiteFile:
+    key: str
+    path: Path
+    content_type: str
+    cache_control: str
+
+
+def deploy_static_site(
+    session: boto3.Session,
+    site_dir: Path,
+    bucket: str,
+    tags: dict[str, str],
+    edge: Edge,
+    progress: Callable[[str], None],
+    *,
+    wait_timeout_s: float = 1200.0,
+    poll_interval_s: float = 15.0,
+) -> DeployOutcome:
+    """Upload ``site_dir`` to ``bucket`` behind its CloudFront distribution; return where it is.
+
+    ``wait_timeout_s`` bounds the wait for the distribution to be Deployed (minutes on AWS,
+    immediate on moto); running out raises :class:`DeployError`, and a retry picks up the same
+    distribution.
+    """
+    files = site_files(site_dir, progress)
+    title = page_title(site_dir / INDEX_DOCUMENT)
+    region = session.region_name or "us-east-1"
+    with _aws(f"Deploying {bucket}"):  # what the steps below do not catch (e.g. no credentials)
+        s3 = session.client("s3", region_name=region)
+        cloudfront = session.client("cloudfront", region_name="us-east-1")
+
+        ensure_bucket(s3, bucket, region, tags, progress)
+        upload_files(s3, bucket, files, progress)
+        remove_stale_objects(s3, bucket, {f.key for f in files}, progress)
+
+        oac_id = ensure_origin_access_control(cloudfront, bucket)
+        distribution, created = ensure_distribution(
+            cloudfront, bucket, _origin_domain(bucket, region), oac_id, tags, progress
+        )
+        allow_distribution_reads(s3, bucket, distribution["ARN"])
+        if not created:
+            invalidate_all(cloudfront, distribution["Id"], progress)
+        distribution = wait_deployed(
+            cloudfront, distribution["Id"], progress, wait_timeout_s, poll_interval_s
+        )
+
+    url = edge.url_for(distribution["Id"], distribution["DomainName"])
+    progress(f"Site live at {url}")
+    result = DeployResult(
+        url=url,
+        bucket=bucket,
+        distribution_id=distribution["Id"],
+        title=title,
+        files=len(files),
+    )
+    resources = [
+        SiteResource(RESOURCE_BUCKET, bucket, {"region": region}),
+        SiteResource(
+            RESOURCE_DISTRIBUTION,
+            distribution["Id"],
+            {"arn": distribution["ARN"], "domain_name": distribution["DomainName"]},
+        ),
+        SiteResource(RESOURCE_ORIGIN_ACCESS_CONTROL, oac_id, {"name": bucket}),
+    ]
+    return DeployOutcome(result=result, resources=resources)
+
+
+# --- the site on disk -------------------------------------------------------------------------
+
+
+def site_files(site_dir: Path, progress: Callable[[str], None] | None = None) -> list[SiteFile]:
+    """Every regular file under ``site_dir``, HTML last so pages never precede their assets.
+
+    Symlinks that lead outside the site are skipped: the folder is written by the AI, and a
+    link to a host file must not be published.
+    """
+    if not site_dir.is_dir():
+        raise DeployError(f"site folder {site_dir} does not exist")
+    if not (site_dir / INDEX_DOCUMENT).is_file():
+        raise DeployError(f"site folder {site_dir} has no {INDEX_DOCUMENT}")
+    root = site_dir.resolve()
+    files: list[SiteFile] = []
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            path = Path(dirpath) / name
+            real = path.resolve()
+            if not real.is_file() or not real.is_relative_to(root):
+                if progress:
+                    progress(f"Skipping {path.relative_to(root)}: not a file inside the site")
+                continue
+            key = path.relative_to(root).as_posix()
+            files.append(SiteFile(key, path, content_type_for(key), cache_control_for(key)))
+    if not any(f.key == INDEX_DOCUMENT for f in files):
+        raise DeployError(f"{INDEX_DOCUMENT} of {site_dir} is not a file inside the site")
+    files.sort(
+        key=lambda f: (f.content_type.startswith("text/html"), f.key == INDEX_DOCUMENT, f.key)
+    )
+    return files
+
+
+def content_type_for(key: str) -> str:
+    suffix = Path(key).suffix.lower()
+    if suffix in _CONTENT_TYPES:
+        return _CONTENT_TYPES[suffix]
+    guessed, _ = mimetypes.guess_type(key, strict=False)
+    return guessed or "application/octet-stream"
+
+
+def cache_control_for(key: str) -> str:
+    """HTML is revalidated, fingerprinted bundles are immutable, the rest is briefly cached."""
+    path = Path(key)
+    if path.suffix.lower() in (".html", ".htm"):
+        return CACHE_HTML
+    if key.startswith("assets/") and _HASHED_STEM.search(path.stem):
+        return CACHE_HASHED
+    return CACHE_DEFAULT
+
+
+class _TitleParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self._in_title = False
+        self.title: str | None = None
+        self._parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title" and self.title is None:
+            self._in_title = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title" and self._in_title:
+            self._in_title = False
+            self.title = " ".join("".join(self._parts).split())
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self._parts.append(data)
+
+
+def page_title(index_html: Path) -> str:
+    """Text of the first ``<title>``; the pipeline shows it and health_check compares it."""
+    parser = _TitleParser()
+    parser.feed(index_html.read_text(encoding="utf-8", errors="replace"))
+    parser.close()
+    return parser.title or ""
+
+
+# --- S3 -----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _aws(action: str) -> Iterator[None]:
+    """AWS failures as DeployError with the service's code and message (never credentials)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        raise DeployError(f"{action} failed: {_describe(exc)}") from exc
+    except BotoCoreError as exc:
+        raise DeployError(f"{action} failed: {exc}") from exc
+
+
+def _error_code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def _describe(exc: Exception) -> str:
+    """``Code: Message`` of a ClientError: what AWS said, which never includes credentials."""
+    error = getattr(exc, "response", {}).get("Error", {})
+    message = error.get("Message", "")
+    code = error.get("Code", "Unknown")
+    return f"{code}: {message}" if message else str(code)
+
+
+def ensure_bucket(
+    s3: Any, bucket: str, region: str, tags: dict[str, str], progress: Callable[[str], None]
+) -> None:
+    """Create the bucket, or reuse it if it is this user's; private and tagged either way."""
+    if bucket_exists(s3, bucket):
+        check_bucket_is_ours(s3, bucket, tags)
+        progress(f"Reusing bucket {bucket}")
+    else:
+        create_bucket(s3, bucket, region)
+        progress(f"Created bucket {bucket}")
+    with _aws(f"Blocking public access on {bucket}"):
+        s3.put_public_access_block(
+            Bucket=bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+    if not tags:
+        return
+    with _aws(f"Tagging bucket {bucket}"):
+        s3.put_bucket_tagging(
+            Bucket=bucket,
+            Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]},
+        )
+
+
+def bucket_exists(s3: Any, bucket: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status == 404 or _error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+            return False
+        if status == 403:
+            raise DeployError(
+                f"bucket {bucket} exists and is not accessible (owned by another account?)"
+            ) from exc
+        raise DeployError(f"Checking bucket {bucket} failed: {_describe(exc)}") from exc
+    return True
+
+
+def check_bucket_is_ours(s3: Any, bucket: str, tags: dict[str, str]) -> None:
+    """A bucket tagged for another project or user is never written to.
+
+    An untagged bucket of this name is taken as ours: names ``tmux-{prefix}-*`` belong to the
+    user, and a deploy that died between CreateBucket and PutBucketTagging leaves exactly that.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        tag_set = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    except ClientError as exc:
+        if _error_code(exc) == "NoSuchTagSet":
+            return
+        raise DeployError(f"Reading tags of bucket {bucket} failed: {_describe(exc)}") from exc
+    existing = {t["Key"]: t["Value"] for t in tag_set}
+    for key in ("Project", "UserGUID"):
+        if key in tags and existing.get(key) != tags[key]:
+            raise DeployError(
+                f"bucket {bucket} exists but is not this user's site ({key} tag differs)"
+            )
+
+
+def create_bucket(s3: Any, bucket: str, region: str) -> None:
+    from botocore.exceptions import ClientError
+
+    kwargs: dict[str, Any] = {"Bucket": bucket}
+    if region != "us-east-1":  # us-east-1 rejects an explicit LocationConstraint
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    try:
+        s3.create_bucket(**kwargs)
+    except ClientError as exc:
+        if _error_code(exc) == "BucketAlreadyOwnedByYou":
+            return
+        raise DeployError(f"Creating bucket {bucket} failed: {_describe(exc)}") from exc
+
+
+def upload_files(
+    s3: Any, bucket: str, files: list[SiteFile], progress: Callable[[str], None]
+) -> None:
+    progress(f"Uploading {len(files)} files to {bucket}")
+    for number, site_file in enumerate(files, start=1):
+        with _aws(f"Uploading {site_file.key}"), site_file.path.open("rb") as body:
+            s3.put_object(
+                Bucket=bucket,
+                Key=site_file.key,
+                Body=body,
+                ContentType=site_file.content_type,
+                CacheControl=site_file.cache_control,
+            )
+        if number % 50 == 0:
+            progress(f"Uploaded {number}/{len(files)} files")
+    progress(f"Uploaded {len(files)} files")
+
+
+def existing_keys(s3: Any, bucket: str) -> set[str]:
+    keys: set[str] = set()
+    with _aws(f"Listing {bucket}"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            keys.update(obj["Key"] for obj in page.get("Contents", []))
+    return keys
+
+
+def remove_stale_objects(
+    s3: Any, bucket: str, keep: set[str], progress: Callable[[str], None]
+) -> list[str]:
+    """Delete what an earlier deploy left that the new build no longer has."""
+    stale = sorted(existing_keys(s3, bucket) - keep)
+    for start in range(0, len(stale), _DELETE_BATCH):
+        batch = stale[start : start + _DELETE_BATCH]
+        with _aws(f"Removing stale objects from {bucket}"):
+            response = s3.delete_objects(
+                Bucket=bucket,
+                Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+            )
+        if response.get("Errors"):
+            first = response["Errors"][0]
+            raise DeployError(
+                f"Removing stale objects from {bucket} failed: "
+                f"{first.get('Key')}: {first.get('Code')}: {first.get('Message', '')}"
+            )
+    if stale:
+        progress(f"Removed {len(stale)} files that are no longer part of the site")
+    return stale
+
+
+def allow_distribution_reads(s3: Any, bucket: str, distribution_arn: str) -> None:
+    """The OAC bucket policy: only this distribution, via the CloudFront service, may read."""
+    partition = distribution_arn.split(":")[1] if distribution_arn.count(":") >= 5 else "aws"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AllowCloudFrontServicePrincipalReadOnly",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudfront.amazonaws.com"},
+                "Action": "s3:GetObject",
+                "Resource": f"arn:{partition}:s3:::{bucket}/*",
+                "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+            }
+        ],
+    }
+    with _aws(f"Setting the bucket policy of {bucket}"):
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+
+
+# --- CloudFront ---------------------------------------------------------------------------------
+
+
+def _origin_domain(bucket: str, region: str) -> str:
+    if region == "us-east-1":
+        return f"{bucket}.s3.amazonaws.com"
+    return f"{bucket}.s3.{region}.amazonaws.com"
+
+
+def ensure_origin_access_control(cloudfront: Any, bucket: str) -> str:
+    """The site's OAC, named after the bucket (names are unique per account)."""
+    from botocore.exceptions import ClientError
+
+    existing = _find_origin_access_control(cloudfront, bucket)
+    if existing:
+        return existing
+    try:
+        response = cloudfront.create_origin_access_control(
+            OriginAccessControlConfig={
+                "Name": bucket,
+                "Description": f"tmux-builder site {bucket}",
+                "SigningProtocol": "sigv4",
+                "SigningBehavior": "always",
+                "OriginAccessControlOriginType": "s3",
+            }
+        )
+    except ClientError as exc:
+        if _error_code(exc) == "OriginAccessControlAlreadyExists":
+            found = _find_origin_access_control(cloudfront, bucket)
+            if found:
+                return found
+        raise DeployError(f"Creating the origin access control failed: {_describe(exc)}") from exc
+    return str(response["OriginAccessControl"]["Id"])
+
+
+def _find_origin_access_control(cloudfront: Any, name: str) -> str | None:
+    with _aws("Listing origin access controls"):
+        for page in cloudfront.get_paginator("list_origin_access_controls").paginate():
+            for item in page.get("OriginAccessControlList", {}).get("Items", []) or []:
+                if item.get("Name") == name:
+                    return str(item["Id"])
+    return None
+
+
+def find_distribution(cloudfront: Any, bucket: str) -> dict[str, Any] | None:
+    """The distribution whose Comment is the bucket name: one per site, found again on redeploy."""
+    with _aws("Listing CloudFront distributions"):
+        for page in cloudfront.get_paginator("list_distributions").paginate():
+            for item in page.get("DistributionList", {}).get("Items", []) or []:
+                if item.get("Comment") == bucket:
+                    return dict(item)
+    return None
+
+
+def ensure_distribution(
+    cloudfront: Any,
+    bucket: str,
+    origin_domain: str,
+    oac_id: str,
+    tags: dict[str, str],
+    progress: Callable[[str], None],
+) -> tuple[dict[str, Any], bool]:
+    """(distribution summary, created?). CallerReference = bucket makes a racing create fail."""
+    from botocore.exceptions import ClientError
+
+    found = find_distribution(cloudfront, bucket)
+    if found:
+        progress(f"Reusing CloudFront distribution {found['Id']}")
+        return found, False
+    config = distribution_config(bucket, origin_domain, oac_id)
+    try:
+        response = cloudfront.create_distribution_with_tags(
+            DistributionConfigWithTags={
+                "DistributionConfig": config,
+                "Tags": {"Items": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]},
+            }
+        )
+    except ClientError as exc:
+        if _error_code(exc) == "DistributionAlreadyExists":
+            found = find_distribution(cloudfront, bucket)
+            if found:
+                return found, False
+        raise DeployError(f"Creating the CloudFront distribution failed: {_describe(exc)}") from exc
+    distribution = response["Distribution"]
+    progress(f"Created CloudFront distribution {distribution['Id']}")
+    return dict(distribution), True
+
+
+def distribution_config(bucket: str, origin_domain: str, oac_id: str) -> dict[str, Any]:
+    origin_id = f"s3-{bucket}"
+    methods = {"Quantity": 2, "Items": ["GET", "HEAD"]}
+    return {
+        "CallerReference": bucket,
+        "Comment": bucket,
+        "Enabled": True,
+        "DefaultRootObject": INDEX_DOCUMENT,
+        "PriceClass": "PriceClass_100",
+        "HttpVersion": "http2and3",
+        "IsIPV6Enabled": True,
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": origin_id,
+                    "DomainName": origin_domain,
+                    "OriginPath": "",
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    "OriginAccessControlId": oac_id,
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": origin_id,
+            "ViewerProtocolPolicy": "redirect-to-https",
+            "CachePolicyId": CACHING_OPTIMIZED_POLICY_ID,
+            "Compress": True,
+            "AllowedMethods": {**methods, "CachedMethods": methods},
+        },
+    }
+
+
+def invalidate_all(cloudfront: Any, distribution_id: str, progress: Callable[[str], None]) -> str:
+    with _aws(f"Invalidating distribution {distribution_id}"):
+        response = cloudfront.create_invalidation(
+            DistributionId=distribution_id,
+            InvalidationBatch={
+                "Paths": {"Quantity": 1, "Items": ["/*"]},
+                "CallerReference": f"tmux-builder-{uuid.uuid4().hex}",
+            },
+        )
+    invalidation_id = str(response["Invalidation"]["Id"])
+    progress(f"Invalidated the cache of {distribution_id} ({invalidation_id})")
+    return invalidation_id
+
+
+def wait_deployed(
+    cloudfront: Any,
+    distribution_id: str,
+    progress: Callable[[str], None],
+    timeout_s: float,
+    interval_s: float,
+) -> dict[str, Any]:
+    """Poll until Status is Deployed; the pipeline's health_check covers the edge's own delay."""
+    started = time.monotonic()
+    while True:
+        with _aws(f"Reading distribution {distribution_id}"):
+            distribution = cloudfront.get_distribution(Id=distribution_id)["Distribution"]
+        status = distribution.get("Status")
+        if status == "Deployed":
+            return dict(distribution)
+        waited = time.monotonic() - started
+        if waited >= timeout_s:
+            raise DeployError(f"distribution {distribution_id} still {status} after {waited:.0f}s")
+        progress(f"CloudFront distribution {distribution_id} is {status}; waited {waited:.0f}s")
+        time.sleep(min(interval_s, max(timeout_s - waited, 0.0)))
