@@ -1,0 +1,295 @@
+"""What every AI coding CLI adapter provides, and the turn flow they all share.
+
+An engine is a CLI running in the user's tmux pane. Adding another CLI means one new module
+implementing :meth:`Engine.prepare`, :meth:`Engine.command` and :meth:`Engine.environment`
+(and, if its UI needs it, :meth:`Engine.wait_input_ready`); starting, prompt delivery and
+waiting for the end of a turn are here, driven by the notify hub's signals, never by the screen.
+
+A turn: the prompt is written to ``prompts/{task_id}.txt``; one line naming that file is pasted
+into the pane; the hub confirms the CLI took it (``UserPromptSubmit`` naming the file) and then
+reports the end of the turn (``Stop``). Turns of one user are serialized, so queued messages
+reach the CLI in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from agent.notify_hub import HubTimeout, SessionEnded, UnknownUser
+from agent.tmux_sessions import HEIGHT, TmuxSessionError
+
+if TYPE_CHECKING:
+    from agent.notify_hub import NotifyHub, SessionStartInfo, StopInfo
+    from agent.tmux_sessions import TmuxSessions
+    from agent.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+PANE_TAIL_LINES = 100
+
+
+class EngineError(RuntimeError):
+    """Base of the engine errors; ``pane_tail`` holds the pane's last lines for diagnostics."""
+
+    def __init__(self, message: str, pane_tail: str = "") -> None:
+        super().__init__(message)
+        self.pane_tail = pane_tail
+
+
+class EngineNotReady(EngineError):
+    """The CLI did not come up (no SessionStart in time, or it exited while starting)."""
+
+
+class _StartFailed(EngineNotReady):
+    """The CLI was launched but never became ready (as opposed to not launching at all)."""
+
+
+class PromptNotDelivered(EngineError):
+    """The CLI never confirmed taking the instruction line, after every retry."""
+
+
+class TurnTimeout(EngineError):
+    """The turn did not end within its timeout."""
+
+
+class EngineExited(EngineError):
+    """The CLI exited (or announced SessionEnd) in the middle of a turn."""
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    task_id: str
+    prompt_id: str
+    last_message: str
+    duration_seconds: float
+
+
+class Engine(ABC):
+    """A CLI in a tmux pane, driven by prompt files and hook signals.
+
+    Parameters
+    ----------
+    sessions:
+        The agent's tmux sessions.
+    hub:
+        The started notify hub the CLI's hooks report to.
+    turn_timeout:
+        Default seconds a turn may take.
+    """
+
+    name: str = "engine"
+    start_timeout_seconds: float = 30.0
+    # Enter to UserPromptSubmit takes 15-40 ms; 5 s only runs out when the line was lost.
+    submit_timeout_seconds: float = 5.0
+    max_deliveries: int = 3
+    # How often a long wait also checks that the CLI has not died without saying so.
+    liveness_interval_seconds: float = 2.0
+
+    def __init__(self, sessions: TmuxSessions, hub: NotifyHub, turn_timeout: float) -> None:
+        self.sessions = sessions
+        self.hub = hub
+        self.turn_timeout = turn_timeout
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # -- what an adapter provides ----------------------------------------------------------
+
+    @abstractmethod
+    def prepare(self, ws: Workspace, hub_url: str, token: str) -> None:
+        """Seed the CLI's HOME and the session folder's settings (hooks, permissions)."""
+
+    @abstractmethod
+    def command(self, ws: Workspace) -> list[str]:
+        """The CLI's argv."""
+
+    @abstractmethod
+    def environment(self, ws: Workspace, hub_url: str, token: str) -> dict[str, str]:
+        """The pane's complete environment (nothing else is inherited)."""
+
+    def instruction(self, ws: Workspace, task_id: str) -> str:
+        """The one line pasted into the pane for a task."""
+        return f"Read {ws.prompt_relpath(task_id)} and do what it says."
+
+    def wait_input_ready(self, ws: Workspace, deadline: float) -> None:  # noqa: B027
+        """Block until the CLI's input accepts a paste (after SessionStart); default: at once."""
+
+    def on_started(self, ws: Workspace, info: SessionStartInfo) -> None:  # noqa: B027
+        """Called once the CLI is up (e.g. to record its conversation id)."""
+
+    def on_turn_end(self, ws: Workspace, info: StopInfo) -> None:  # noqa: B027
+        """Called after each completed turn."""
+
+    def forget_conversation(self, ws: Workspace) -> bool:
+        """Drop what makes the next start resume; True if there was something to drop.
+
+        Used when a start fails, so a broken resume is retried once as a fresh conversation.
+        """
+        return False
+
+    # -- shared flow ----------------------------------------------------------------------
+
+    def ensure_started(self, ws: Workspace) -> None:
+        """Start the CLI in the user's session unless it already runs and reports to the hub."""
+        with self._user_lock(ws.user_id):
+            self._ensure_started(ws)
+
+    def run_turn(
+        self, ws: Workspace, task_id: str, prompt_text: str, timeout: float | None = None
+    ) -> TurnResult:
+        """Hand one prompt to the CLI and wait for the end of its turn.
+
+        A task whose instruction this CLI session already took (a redelivered queue message) is
+        not submitted again: its turn is awaited (or its result returned) instead.
+
+        Raises :class:`EngineNotReady`, :class:`PromptNotDelivered`, :class:`TurnTimeout` or
+        :class:`EngineExited`, each with the pane's last lines. After a timeout or a lost
+        instruction the session is killed: the CLI's state is unknown, and the next turn starts
+        it again (resuming the conversation).
+        """
+        timeout = self.turn_timeout if timeout is None else timeout
+        user_id = ws.user_id
+        with self._user_lock(user_id):
+            started = time.monotonic()
+            self._ensure_started(ws)
+            prompt_id = self.hub.submitted_prompt(user_id, task_id)
+            if prompt_id is None:
+                ws.write_prompt(task_id, prompt_text)
+                prompt_id = self._deliver(ws, task_id)
+            remaining = timeout - (time.monotonic() - started)
+            try:
+                info = self._await(
+                    ws, lambda t: self.hub.wait_stopped(user_id, prompt_id, t), remaining
+                )
+            except HubTimeout:
+                tail = self._pane_tail(user_id)
+                self.stop(user_id)
+                raise TurnTimeout(
+                    f"{self.name}: turn {task_id} did not end within {timeout:g} s", tail
+                ) from None
+            self.on_turn_end(ws, info)
+            return TurnResult(
+                task_id=task_id,
+                prompt_id=prompt_id,
+                last_message=info.last_assistant_message,
+                duration_seconds=time.monotonic() - started,
+            )
+
+    def stop(self, user_id: str) -> None:
+        """Kill the user's CLI session and revoke its hub token (late signals are refused)."""
+        self.hub.unregister(user_id)
+        try:
+            self.sessions.kill(user_id)
+        except TmuxSessionError as error:
+            logger.warning("could not kill session: %s", error)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _user_lock(self, user_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(user_id, threading.Lock())
+
+    def _ensure_started(self, ws: Workspace) -> None:
+        user_id = ws.user_id
+        if (
+            self.hub.is_registered(user_id)
+            and self.hub.session_start(user_id) is not None
+            and self.sessions.is_alive(user_id)
+        ):
+            return
+        try:
+            self._start(ws)
+        except _StartFailed as error:
+            if not self.forget_conversation(ws):
+                raise
+            logger.warning("%s: %s; retrying without resuming", self.name, error)
+            self._start(ws)
+
+    def _start(self, ws: Workspace) -> None:
+        user_id = ws.user_id
+        # A session the hub cannot vouch for (e.g. adopted after an agent restart) holds an
+        # old token: restart it so its signals reach this hub.
+        self.stop(user_id)
+        ws.create()
+        token = self.hub.register(user_id)
+        self.prepare(ws, self.hub.url, token)
+        self.sessions.ensure(
+            user_id, ws.dir, self.command(ws), self.environment(ws, self.hub.url, token)
+        )
+        deadline = time.monotonic() + self.start_timeout_seconds
+        try:
+            info = self._await(
+                ws, lambda t: self.hub.wait_ready(user_id, t), self.start_timeout_seconds
+            )
+            self.wait_input_ready(ws, deadline)
+        except (HubTimeout, EngineExited) as error:
+            tail = self._pane_tail(user_id)
+            self.stop(user_id)
+            raise _StartFailed(f"{self.name} did not start: {error}", tail) from None
+        logger.info("%s started", self.name, extra={"cli_session_id": info.session_id})
+        self.on_started(ws, info)
+
+    def _deliver(self, ws: Workspace, task_id: str) -> str:
+        """Paste the instruction and make sure it was submitted exactly once."""
+        user_id = ws.user_id
+        line = self.instruction(ws, task_id)
+        self.sessions.paste_line(user_id, line)
+        for attempt in range(1, self.max_deliveries + 1):
+            try:
+                return self._await(
+                    ws,
+                    lambda t: self.hub.wait_submitted(user_id, task_id, t),
+                    self.submit_timeout_seconds,
+                )
+            except HubTimeout:
+                pass
+            if attempt == self.max_deliveries:
+                break
+            # A submission can still land between the timeout and now; it counts.
+            late = self.hub.submitted_prompt(user_id, task_id)
+            if late is not None:
+                return late
+            if line in self.sessions.capture(user_id, lines=HEIGHT):
+                logger.warning("%s: instruction not submitted; pressing Enter again", self.name)
+                self.sessions.send_enter(user_id)
+            else:
+                logger.warning("%s: instruction lost; pasting it again", self.name)
+                self.sessions.paste_line(user_id, line)
+        tail = self._pane_tail(user_id)
+        # The line may sit in the input; a fresh start is the only clean state for the next turn.
+        self.stop(user_id)
+        raise PromptNotDelivered(
+            f"{self.name}: {task_id} not taken after {self.max_deliveries} tries", tail
+        )
+
+    def _await(self, ws: Workspace, wait: Callable[[float], _T], timeout: float) -> _T:
+        """Run a hub wait, checking between slices that the CLI is still alive.
+
+        The hub wakes the wait as soon as the signal arrives; the slices only bound how long a
+        CLI that died without a SessionEnd goes unnoticed.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                return wait(max(0.0, min(remaining, self.liveness_interval_seconds)))
+            except HubTimeout:
+                if remaining <= self.liveness_interval_seconds:
+                    raise
+            except (SessionEnded, UnknownUser) as error:
+                tail = self._pane_tail(ws.user_id)
+                raise EngineExited(f"{self.name} session ended: {error}", tail) from None
+            if not self.sessions.is_alive(ws.user_id):
+                raise EngineExited(f"{self.name} exited", self._pane_tail(ws.user_id))
+
+    def _pane_tail(self, user_id: str) -> str:
+        try:
+            return self.sessions.capture(user_id, lines=PANE_TAIL_LINES)
+        except TmuxSessionError as error:
+            return f"(pane not available: {error})"

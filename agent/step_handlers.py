@@ -1,0 +1,210 @@
+"""What the agent does for each pipeline step it is handed.
+
+``create_plan``, ``generate_code`` and ``e2e_tests`` are AI turns in the user's tmux session;
+``deploy``, ``screenshot`` and the running of the generated tests are plain code on this host.
+Each handler returns the value the state machine stores at the step's ResultPath, and checks
+the AI's work (a plan, an entry page, test files) instead of trusting that a turn ended.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.artifacts import Artifacts
+from agent.errors import CodeMissingError, E2EError, PlanMissingError, StepError
+from agent.events import EventPublisher
+from agent.prompts import session_instructions, task_prompt
+from agent.workspace import Workspace
+from tmux_builder import naming
+from tmux_builder.contracts import ActivityType, AgentTask, DeployResult, SiteSpec
+from tmux_builder.pipeline import Step
+from tmux_builder.settings import AgentSettings, CloudSettings
+
+log = logging.getLogger(__name__)
+
+
+class InvalidTask(StepError):
+    error_code = "InvalidTask"
+
+
+@dataclass
+class StepContext:
+    """Everything a handler needs, built once by the agent's main."""
+
+    settings: AgentSettings
+    cloud: CloudSettings
+    engine: Any  # agent.engine.base.Engine
+    events: EventPublisher
+    artifacts: Artifacts
+    edge: Any  # agent.edge.Edge
+
+
+class StepHandlers:
+    def __init__(self, ctx: StepContext) -> None:
+        self.ctx = ctx
+        self._handlers = {
+            Step.CREATE_PLAN: self.create_plan,
+            Step.GENERATE_CODE: self.generate_code,
+            Step.DEPLOY: self.deploy,
+            Step.SCREENSHOT: self.screenshot,
+            Step.E2E_TESTS: self.e2e_tests,
+        }
+
+    def handle(self, task: AgentTask) -> Any:
+        handler = self._handlers.get(task.step)
+        if handler is None:
+            raise InvalidTask(f"the agent does not run step {task.step.value}")
+        if task.state.site is None:
+            raise InvalidTask("the task carries no site (create_session did not run)")
+        return handler(task, task.state.site)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _workspace(self, task: AgentTask, site: SiteSpec) -> Workspace:
+        ws = Workspace(self.ctx.settings.work_dir, task.user_id).create()
+        if not ws.claude_md_path.exists():
+            ws.write_instructions(session_instructions(task.user_id, task.session_id, site))
+        return ws
+
+    def _requirements(self, task: AgentTask) -> str:
+        if not task.state.requirements_key:
+            raise InvalidTask("the task carries no requirements document")
+        return self.ctx.artifacts.read_text(task.state.requirements_key)
+
+    def _keys(self, task: AgentTask) -> naming.ArtifactKeys:
+        return naming.ArtifactKeys(task.user_id, task.session_id, task.execution_id)
+
+    def _activity(self, task: AgentTask, message: str) -> None:
+        self.ctx.events.activity(
+            task.execution_id, task.user_id, ActivityType.STATUS, message, task.step
+        )
+
+    def _ai_turn(self, task: AgentTask, ws: Workspace, prompt: str) -> str:
+        self.ctx.engine.ensure_started(ws)
+        result = self.ctx.engine.run_turn(
+            ws, task.task_id, prompt, timeout=self.ctx.settings.turn_timeout_seconds
+        )
+        summary_path = ws.summary_path(task.task_id)
+        if summary_path.exists():
+            self.ctx.artifacts.upload_file(
+                summary_path, self._keys(task).summary(task.step.value), "text/markdown"
+            )
+        if result.last_message:
+            self.ctx.events.activity(
+                task.execution_id,
+                task.user_id,
+                ActivityType.SUMMARY,
+                result.last_message,
+                task.step,
+            )
+        return result.last_message
+
+    # ------------------------------------------------------------------ steps
+
+    def create_plan(self, task: AgentTask, site: SiteSpec) -> str:
+        ws = self._workspace(task, site)
+        requirements = self._requirements(task)
+        (ws.dir / "requirements.md").write_text(requirements, encoding="utf-8")
+        self._activity(task, "Planning the site...")
+        self._ai_turn(task, ws, task_prompt(Step.CREATE_PLAN, task.task_id, site, requirements))
+        plan = ws.dir / "plan.md"
+        if not plan.is_file() or not plan.read_text(encoding="utf-8").strip():
+            raise PlanMissingError("the AI finished without writing plan.md")
+        return self.ctx.artifacts.upload_file(plan, self._keys(task).plan, "text/markdown")
+
+    def generate_code(self, task: AgentTask, site: SiteSpec) -> str:
+        ws = self._workspace(task, site)
+        requirements = self._requirements(task)
+        self._activity(task, "Writing the site's code...")
+        self._ai_turn(task, ws, task_prompt(Step.GENERATE_CODE, task.task_id, site, requirements))
+        if not (ws.code_dir / "index.html").is_file():
+            raise CodeMissingError("the AI finished without writing code/index.html")
+        key, count = self.ctx.artifacts.upload_tree(ws.code_dir, self._keys(task).code_snapshot)
+        self._activity(task, f"Code saved ({count} files)")
+        return key
+
+    def _site_dir(self, ws: Workspace) -> Path:
+        built = ws.code_dir / "dist"
+        return built if (built / "index.html").is_file() else ws.code_dir
+
+    def deploy(self, task: AgentTask, site: SiteSpec) -> dict[str, Any]:
+        import boto3
+
+        from agent.deploy.aws_static import deploy_static_site
+
+        ws = self._workspace(task, site)
+        outcome = deploy_static_site(
+            boto3.Session(),
+            self._site_dir(ws),
+            bucket=site.resource_name,
+            tags=naming.resource_tags(task.user_id, task.session_id, site.site_type.value),
+            edge=self.ctx.edge,
+            progress=lambda message: self._activity(task, message),
+        )
+        for resource in outcome.resources:
+            self.ctx.events.resource_created(
+                task, resource.type, resource.id, dict(resource.metadata)
+            )
+        self.ctx.events.activity(
+            task.execution_id, task.user_id, ActivityType.DEPLOYED, outcome.result.url, task.step
+        )
+        return outcome.result.model_dump(mode="json", exclude_none=True)
+
+    def _deployed(self, task: AgentTask) -> DeployResult:
+        if task.state.deploy is None:
+            raise InvalidTask(f"{task.step.value} needs the deploy step's result")
+        return task.state.deploy
+
+    def screenshot(self, task: AgentTask, site: SiteSpec) -> str:
+        from agent.browser import chromium_path, take_screenshots
+
+        deployed = self._deployed(task)
+        self._activity(task, "Taking screenshots...")
+        with tempfile.TemporaryDirectory(prefix="tmux-builder-shot-") as out:
+            shots = take_screenshots(
+                deployed.url, Path(out), chromium_path(self.ctx.settings.chromium_path)
+            )
+            keys = self._keys(task)
+            stored = {}
+            for shot in shots:
+                viewport = shot.stem.removeprefix("screenshot-")
+                stored[viewport] = self.ctx.artifacts.upload_file(
+                    shot, keys.screenshot(viewport), "image/png"
+                )
+        return stored.get("desktop") or next(iter(stored.values()))
+
+    def e2e_tests(self, task: AgentTask, site: SiteSpec) -> dict[str, Any]:
+        from agent.browser import chromium_path
+        from agent.e2e_runner import run_e2e_tests
+
+        deployed = self._deployed(task)
+        ws = self._workspace(task, site)
+        requirements = self._requirements(task)
+        self._activity(task, "Writing end-to-end tests...")
+        prompt = task_prompt(
+            Step.E2E_TESTS, task.task_id, site, requirements, site_url=deployed.url
+        )
+        self._ai_turn(task, ws, prompt)
+        if not any(ws.e2e_dir.glob("test_*.py")):
+            raise E2EError("the AI finished without writing e2e/test_*.py")
+        self._activity(task, "Running end-to-end tests...")
+        keys = self._keys(task)
+        report = ws.dir / f"e2e-report-{task.task_id}.xml"
+        summary = run_e2e_tests(
+            ws.e2e_dir, deployed.url, report, chromium_path(self.ctx.settings.chromium_path)
+        )
+        report_key = self.ctx.artifacts.upload_file(report, keys.e2e_report, "application/xml")
+        self.ctx.artifacts.upload_tree(ws.e2e_dir, keys.e2e_tests)
+        result = summary.to_result(report_key)
+        if not result.ok:
+            failures = "; ".join(f"{f.name}: {f.message[:200]}" for f in summary.failures[:5])
+            raise E2EError(
+                f"E2E tests failed: {result.failed} failed, {result.errors} errors, "
+                f"{result.passed} passed. {failures}"
+            )
+        self._activity(task, f"All {result.passed} end-to-end tests passed")
+        return result.model_dump(mode="json")
