@@ -36,6 +36,7 @@ from tmux_builder.naming import USER_ID_RE
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+_MAX_DRAIN_BYTES = 16 * MAX_BODY_BYTES
 NOTIFY_VERSION = 1
 _KEEP_PER_USER = 64
 # How soon stop() takes effect (socketserver checks its shutdown flag at this interval).
@@ -486,6 +487,13 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HttpError(HTTPStatus.BAD_REQUEST, "bad Content-Length") from None
         if length < 0 or length > MAX_BODY_BYTES:
             self.close_connection = True
+            # Drain what a sane client sends (bounded) so it reads our 413 instead of a reset.
+            remaining = min(max(length, 0), _MAX_DRAIN_BYTES)
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 65536))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
             raise _HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
         return self.rfile.read(length)
 
