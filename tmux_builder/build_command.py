@@ -20,7 +20,12 @@ from rich.text import Text
 from tmux_builder.api_client import ApiClient, ApiFailure, ApiUnavailable
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_NO_STACK = 0, 1, 2, 3
-_ICONS = {"pending": ("·", "dim"), "running": ("▶", "bold cyan"), "succeeded": ("✔", "green"), "failed": ("✘", "bold red")}
+_ICONS = {
+    "pending": ("·", "dim"),
+    "running": ("▶", "bold cyan"),
+    "succeeded": ("✔", "green"),
+    "failed": ("✘", "bold red"),
+}
 
 
 @dataclass
@@ -52,7 +57,9 @@ def render(status: dict[str, Any], elapsed: float) -> Group:
     done = sum(1 for s in status["steps"] if s["status"] == "succeeded")
     bar_width = 27
     filled = bar_width * done // len(status["steps"])
-    bar = Text(f"[{'█' * filled}{'░' * (bar_width - filled)}] {done}/9  {elapsed:5.1f}s", style="cyan")
+    bar = Text(
+        f"[{'█' * filled}{'░' * (bar_width - filled)}] {done}/9  {elapsed:5.1f}s", style="cyan"
+    )
     latest = next((a["message"] for a in status.get("activity", []) if a.get("message")), "")
     parts: list[Any] = [bar, table]
     if latest:
@@ -86,7 +93,11 @@ def run_build(client: ApiClient, options: BuildOptions, console: Console) -> int
                 console.print(f"[bold red]{exc}[/]")
                 return EXIT_NO_STACK
             elapsed = time.monotonic() - started
-            if live_at is None and status.get("deployed_url") and _step(status, "health_check") == "succeeded":
+            if (
+                live_at is None
+                and status.get("deployed_url")
+                and _step(status, "health_check") == "succeeded"
+            ):
                 live_at = elapsed
             live.update(render(status, elapsed))
             if status["status"] in {"succeeded", "failed"}:
@@ -96,6 +107,7 @@ def run_build(client: ApiClient, options: BuildOptions, console: Console) -> int
                 console.print(f"[bold red]Gave up waiting after {options.timeout_seconds:.0f}s[/]")
                 return EXIT_FAILED
             time.sleep(options.poll_seconds)
+    console.line()
     return _summarise(client, status, options, console, time.monotonic() - started, live_at)
 
 
@@ -115,7 +127,9 @@ def _summarise(
     if url:
         console.print(f"Live URL:   [bold green]{url}[/]")
     if live_at is not None:
-        console.print(f"Time from request to live URL: [bold]{live_at:.1f}s[/] (whole build {total:.1f}s)")
+        console.print(
+            f"Time from request to live URL: [bold]{live_at:.1f}s[/] (whole build {total:.1f}s)"
+        )
     if status.get("screenshot_url"):
         target = options.output_dir / status["execution_id"] / "screenshot.png"
         try:

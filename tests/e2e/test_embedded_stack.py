@@ -1,0 +1,187 @@
+"""The whole system on one machine: `tmux-builder up`, then a real build through the CLI and
+the public API, through all nine steps, with the real Claude Code CLI on the offline model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from tmux_builder.api_client import ApiClient
+from tmux_builder.pipeline import STEPS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.tmux, pytest.mark.claude, pytest.mark.browser]
+ROOT = Path(__file__).resolve().parents[2]
+REQUIREMENTS = "A portfolio website for a photographer named Ada, dark theme"
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tmux_builder.cli", *args]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state_dir = tmp_path_factory.mktemp("stack")
+    log = (state_dir / "stack.log").open("wb")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TMUX_BUILDER_"))}
+    process = subprocess.Popen(
+        _cli(
+            "--state-dir",
+            str(state_dir),
+            "up",
+            "--port",
+            "0",
+            "--aws-port",
+            "0",
+            "--model-port",
+            "0",
+        ),
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    stack_file = state_dir / "stack.json"
+    deadline = time.monotonic() + 60
+    while not stack_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the stack did not start:\n{(state_dir / 'stack.log').read_text()}")
+        time.sleep(0.2)
+    info = json.loads(stack_file.read_text())
+    info["state_dir"] = state_dir
+    info["process"] = process
+    try:
+        yield info
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()
+
+
+def _aws(info: dict[str, Any], service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=info["aws_endpoint"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def test_a_site_is_built_end_to_end(stack: dict[str, Any], tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TMUX_BUILDER_"))}
+    built = subprocess.run(
+        _cli(
+            "--state-dir",
+            str(stack["state_dir"]),
+            "build",
+            REQUIREMENTS,
+            "--output-dir",
+            str(tmp_path),
+        ),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    logs = "\n".join(p.read_text() for p in (stack["state_dir"] / "logs").glob("*.log"))
+    assert built.returncode == 0, (
+        f"{built.stdout}\n{built.stderr}\n--- agent log ---\n{logs[-4000:]}"
+    )
+    assert "Live URL:" in built.stdout
+    assert "Time from request to live URL" in built.stdout
+
+    execution_id = built.stdout.split("Build ", 1)[1].split()[0]
+    status = ApiClient(stack["api_url"]).status(execution_id)
+    assert status["status"] == "succeeded"
+    assert [s["status"] for s in status["steps"]] == ["succeeded"] * 9
+
+    page = requests.get(status["deployed_url"], timeout=10)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Ada" in page.text
+    assert "<title>" in page.text
+
+    png = requests.get(status["screenshot_url"], timeout=10).content
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = next(tmp_path.rglob("screenshot.png"))
+    assert saved.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    assert status["e2e"]["ok"] is True
+    assert status["e2e"]["passed"] >= 3
+
+    sfn = _aws(stack, "stepfunctions")
+    arn = stack["state_machine_arn"].replace(":stateMachine:", ":execution:") + f":{execution_id}"
+    events = sfn.get_execution_history(executionArn=arn)["events"]
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
+    ]
+    exited = [
+        e["stateExitedEventDetails"]["name"] for e in events if "stateExitedEventDetails" in e
+    ]
+    for step in STEPS:
+        assert step.value in entered, f"{step.value} never entered"
+        assert step.value in exited, f"{step.value} never succeeded"
+    assert sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
+
+    bucket = next(
+        r
+        for r in _aws(stack, "s3").list_buckets()["Buckets"]
+        if r["Name"].startswith(f"tmux-{status['user_id'][:12]}-")
+    )
+    block = _aws(stack, "s3").get_public_access_block(Bucket=bucket["Name"])[
+        "PublicAccessBlockConfiguration"
+    ]
+    assert all(block.values())
+
+
+def test_ctrl_c_leaves_no_process_behind(stack: dict[str, Any]) -> None:
+    process: subprocess.Popen[bytes] = stack["process"]
+    agent_pids = [a["pid"] for a in stack["agents"]]
+    sockets = [a["tmux_socket"] for a in stack["agents"]]
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 0
+    for pid in agent_pids:
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
+    for socket in sockets:
+        listing = subprocess.run(
+            ["tmux", "-L", socket, "list-sessions"], capture_output=True, text=True
+        )
+        assert listing.returncode != 0, listing.stdout
+    assert not (stack["state_dir"] / "stack.json").exists()
+    assert _processes_working_in(stack["state_dir"]) == []
+
+
+def _processes_working_in(folder: Path) -> list[str]:
+    """Commands of live processes whose working directory is inside ``folder`` (CLIs, tests)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+            state = (proc / "status").read_text()
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cwd.startswith(str(folder)) and "zombie" not in state:
+            found.append(command)
+    return found
