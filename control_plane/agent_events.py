@@ -36,10 +36,16 @@ def apply(body: str) -> None:
                 event.execution_id, event.step, event.attempt, event.error, event.cause, at=event.at
             )
         case Activity():
-            tracking.add_activity(event.execution_id, event.type, event.message, event.step, at=event.at)
+            tracking.add_activity(
+                event.execution_id, event.type, event.message, event.step, at=event.at
+            )
         case ResourceCreated():
             tracking.record_resource(
-                event.user_id, event.session_id, event.resource_type, event.resource_id, event.metadata
+                event.user_id,
+                event.session_id,
+                event.resource_type,
+                event.resource_id,
+                event.metadata,
             )
 
 

@@ -131,7 +131,9 @@ M = TypeVar("M", bound=BaseModel)
 def parse_body(model: type[M], raw: bytes | str | None, content_type: str | None) -> M:
     """Validate a JSON request body into ``model``; every problem names its field."""
     if raw is None or raw in (b"", ""):
-        raise InvalidRequest("request body is required (JSON object)", [FieldProblem("body", "missing")])
+        raise InvalidRequest(
+            "request body is required (JSON object)", [FieldProblem("body", "missing")]
+        )
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"request body is {size} bytes; the limit is {MAX_BODY_BYTES}")
@@ -146,7 +148,9 @@ def parse_body(model: type[M], raw: bytes | str | None, content_type: str | None
             f"request body is not valid JSON: {exc}", [FieldProblem("body", "invalid JSON")]
         ) from exc
     if not isinstance(data, dict):
-        raise InvalidRequest("request body must be a JSON object", [FieldProblem("body", "not an object")])
+        raise InvalidRequest(
+            "request body must be a JSON object", [FieldProblem("body", "not an object")]
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -22,7 +22,9 @@ app = Chalice(app_name="tmux-builder-api")
 
 
 def _json(body: dict[str, Any], status_code: int = 200) -> Response:
-    return Response(body=body, status_code=status_code, headers={"Content-Type": "application/json"})
+    return Response(
+        body=body, status_code=status_code, headers={"Content-Type": "application/json"}
+    )
 
 
 def _api(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -36,7 +38,9 @@ def _api(view: Callable[..., Response]) -> Callable[..., Response]:
             return _json(exc.body(), exc.status_code)
         except Exception:
             logger.exception("unhandled error in route", extra={"route": view.__name__})
-            return _json({"error": "InternalError", "message": "internal error; it was logged"}, 500)
+            return _json(
+                {"error": "InternalError", "message": "internal error; it was logged"}, 500
+            )
 
     return wrapped
 

@@ -25,7 +25,12 @@ from tmux_builder.contracts import StepStatus
 from tmux_builder.pipeline import STEP_TITLES, STEPS, step_number
 from tmux_builder.settings import cloud
 
-_SFN_ENDED = {"FAILED": "failed", "TIMED_OUT": "failed", "ABORTED": "failed", "SUCCEEDED": "succeeded"}
+_SFN_ENDED = {
+    "FAILED": "failed",
+    "TIMED_OUT": "failed",
+    "ABORTED": "failed",
+    "SUCCEEDED": "succeeded",
+}
 
 
 def _seconds_between(start: str | None, end: str | None) -> float | None:
@@ -38,10 +43,16 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
 def _step_view(name: str, item: dict[str, Any] | None) -> StepView:
     step = STEPS[step_number(name) - 1]
     if item is None:
-        return StepView(name=name, number=step_number(step), title=STEP_TITLES[step], status=StepStatus.PENDING)
+        return StepView(
+            name=name, number=step_number(step), title=STEP_TITLES[step], status=StepStatus.PENDING
+        )
     status = StepStatus(item["status"])
     ended = item.get("ended_at") if status is not StepStatus.RUNNING else None
-    error = StepError(error=item["error"], cause=item.get("cause", "")) if status is StepStatus.FAILED else None
+    error = (
+        StepError(error=item["error"], cause=item.get("cause", ""))
+        if status is StepStatus.FAILED
+        else None
+    )
     return StepView(
         name=name,
         number=step_number(step),
@@ -86,7 +97,9 @@ def execution_status(execution_id: str) -> StatusResponse:
     status = record.get("status", "running")
     failure = None
     if record.get("error"):
-        failure = FailureView(step=record.get("failed_step"), error=record["error"], cause=record.get("cause", ""))
+        failure = FailureView(
+            step=record.get("failed_step"), error=record["error"], cause=record.get("cause", "")
+        )
     ended_at = record.get("ended_at")
     if status == "running":
         described = _state_machine_status(execution_id)
@@ -127,7 +140,9 @@ def execution_status(execution_id: str) -> StatusResponse:
         else None,
         error=failure,
         activity=[
-            ActivityView(at=a["at"], type=a["type"], step=a.get("step"), message=a.get("message", ""))
+            ActivityView(
+                at=a["at"], type=a["type"], step=a.get("step"), message=a.get("message", "")
+            )
             for a in tracking.recent_activity(execution_id)
         ],
     )

@@ -35,7 +35,9 @@ def _invocation(payload: dict[str, Any]) -> StepInvocation:
         raise InvalidStepInput(f"invalid step input: {exc}") from exc
 
 
-def run_step(payload: dict[str, Any], work: Callable[[PipelineState], PipelineState]) -> dict[str, Any]:
+def run_step(
+    payload: dict[str, Any], work: Callable[[PipelineState], PipelineState]
+) -> dict[str, Any]:
     invocation = _invocation(payload)
     state, step, attempt = invocation.state, invocation.step, invocation.attempt
     logger.append_keys(execution_id=state.execution_id, user_id=state.user_id, step=step.value)
@@ -58,7 +60,9 @@ def create_user(state: PipelineState) -> PipelineState:
 
 def create_session(state: PipelineState) -> PipelineState:
     site = sessions.activate(state.user_id, state.session_id)
-    tracking.add_activity(state.execution_id, ActivityType.STATUS, "Session ready", Step.CREATE_SESSION)
+    tracking.add_activity(
+        state.execution_id, ActivityType.STATUS, "Session ready", Step.CREATE_SESSION
+    )
     return state.model_copy(update={"site": site})
 
 
@@ -81,14 +85,18 @@ def health_check(state: PipelineState) -> PipelineState:
         allow_internal=settings.environment == "local",
         progress=progress,
     )
-    tracking.add_activity(state.execution_id, ActivityType.STATUS, "Site is online", Step.HEALTH_CHECK)
+    tracking.add_activity(
+        state.execution_id, ActivityType.STATUS, "Site is online", Step.HEALTH_CHECK
+    )
     return state.model_copy(update={"health": result})
 
 
 def record_success(payload: dict[str, Any]) -> dict[str, Any]:
     state = PipelineState.model_validate(payload["state"])
     url = state.deploy.url if state.deploy else None
-    tracking.update_execution(state.execution_id, status="succeeded", ended_at=utc_now_iso(), deployed_url=url)
+    tracking.update_execution(
+        state.execution_id, status="succeeded", ended_at=utc_now_iso(), deployed_url=url
+    )
     if url:
         sessions.record_deployed(state.user_id, state.session_id, url)
     tracking.add_activity(state.execution_id, ActivityType.DONE, f"Your site is live at {url}")
@@ -129,6 +137,11 @@ def record_failure(payload: dict[str, Any]) -> dict[str, Any]:
         cause=cause[:2000],
     )
     where = f" at {step.value}" if step else ""
-    tracking.add_activity(state.execution_id, ActivityType.ERROR, f"Build failed{where}: {cause or error}", step)
-    logger.error("pipeline failed", extra={"execution_id": state.execution_id, "step": step_name, "error": error})
+    tracking.add_activity(
+        state.execution_id, ActivityType.ERROR, f"Build failed{where}: {cause or error}", step
+    )
+    logger.error(
+        "pipeline failed",
+        extra={"execution_id": state.execution_id, "step": step_name, "error": error},
+    )
     return {"error": error, "cause": cause}

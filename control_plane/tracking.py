@@ -15,7 +15,12 @@ from tmux_builder import keys
 from tmux_builder.contracts import ActivityType, StepStatus, utc_now_iso
 from tmux_builder.pipeline import Step, step_number
 
-_RANK = {StepStatus.PENDING: 0, StepStatus.RUNNING: 1, StepStatus.SUCCEEDED: 2, StepStatus.FAILED: 2}
+_RANK = {
+    StepStatus.PENDING: 0,
+    StepStatus.RUNNING: 1,
+    StepStatus.SUCCEEDED: 2,
+    StepStatus.FAILED: 2,
+}
 _FORWARD_ONLY = (
     "attribute_not_exists(#pk) OR #attempt < :attempt OR (#attempt = :attempt AND #rank < :rank)"
 )
@@ -51,7 +56,12 @@ def update_execution(execution_id: str, **fields: Any) -> None:
 
 
 def _move_step(
-    execution_id: str, step: Step, attempt: int, status: StepStatus, fields: dict[str, Any], if_missing: dict[str, Any]
+    execution_id: str,
+    step: Step,
+    attempt: int,
+    status: StepStatus,
+    fields: dict[str, Any],
+    if_missing: dict[str, Any],
 ) -> bool:
     try:
         store.update(
@@ -89,7 +99,11 @@ def step_started(execution_id: str, step: Step, attempt: int, at: str | None = N
 
 
 def step_succeeded(
-    execution_id: str, step: Step, attempt: int, output: dict[str, Any] | None = None, at: str | None = None
+    execution_id: str,
+    step: Step,
+    attempt: int,
+    output: dict[str, Any] | None = None,
+    at: str | None = None,
 ) -> bool:
     at = at or utc_now_iso()
     return _move_step(

@@ -28,7 +28,9 @@ class ApiFailure(Exception):
         self.body = body
         fields = "; ".join(f"{f['field']}: {f['message']}" for f in body.get("fields", []))
         detail = f" ({fields})" if fields else ""
-        super().__init__(f"HTTP {status_code} {body.get('error', '')}: {body.get('message', '')}{detail}")
+        super().__init__(
+            f"HTTP {status_code} {body.get('error', '')}: {body.get('message', '')}{detail}"
+        )
 
 
 def stack_file(state_dir: Path = DEFAULT_STATE_DIR) -> Path:
@@ -67,9 +69,13 @@ class ApiClient:
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
-            response = self._http.request(method, self.base_url + path, timeout=self._timeout, **kwargs)
+            response = self._http.request(
+                method, self.base_url + path, timeout=self._timeout, **kwargs
+            )
         except requests.ConnectionError as exc:
-            raise ApiUnavailable(f"cannot reach the API at {self.base_url}: is the stack running?") from exc
+            raise ApiUnavailable(
+                f"cannot reach the API at {self.base_url}: is the stack running?"
+            ) from exc
         try:
             body = response.json()
         except ValueError:

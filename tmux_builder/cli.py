@@ -57,7 +57,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from tmux_builder.api_client import ApiClient, ApiFailure, ApiUnavailable, discover_api_url
 
     try:
-        status = ApiClient(discover_api_url(args.api, Path(args.state_dir))).status(args.execution_id)
+        status = ApiClient(discover_api_url(args.api, Path(args.state_dir))).status(
+            args.execution_id
+        )
     except ApiUnavailable as exc:
         print(exc, file=sys.stderr)
         return 3
@@ -76,30 +78,44 @@ def _cmd_agent(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="tmux-builder", description=__doc__.split("\n\n")[0])
-    root.add_argument("--state-dir", default=".tmux-builder", help="where a local stack keeps its state")
+    root.add_argument(
+        "--state-dir", default=".tmux-builder", help="where a local stack keeps its state"
+    )
     commands = root.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="start the whole system on this machine (foreground)")
     up.add_argument("--port", type=int, default=8080, help="portal and REST API (default 8080)")
-    up.add_argument("--aws-port", type=int, default=4566, help="the embedded AWS endpoint (default 4566)")
+    up.add_argument(
+        "--aws-port", type=int, default=4566, help="the embedded AWS endpoint (default 4566)"
+    )
     up.add_argument("--model-port", type=int, default=8765, help="the offline model (default 8765)")
     up.add_argument("--agents", type=int, default=1, help="number of agent hosts (default 1)")
     up.add_argument(
         "--real-model",
         action="store_true",
-        help="let Claude Code use the Anthropic credentials in your environment instead of the offline model",
+        help="use the Anthropic credentials in your environment, not the offline model",
     )
     up.set_defaults(run=_cmd_up)
 
-    build = commands.add_parser("build", help="build a site from a description and wait until it is live")
-    build.add_argument("requirements", help='what to build, e.g. "a tea shop site with a dark theme"')
+    build = commands.add_parser(
+        "build", help="build a site from a description and wait until it is live"
+    )
+    build.add_argument(
+        "requirements", help='what to build, e.g. "a tea shop site with a dark theme"'
+    )
     build.add_argument("--provider", choices=["aws", "azure"], default="aws")
     build.add_argument("--site-type", choices=["static", "dynamic"], default="static")
     build.add_argument("--email", default="you@example.com")
     build.add_argument("--phone", default=None)
-    build.add_argument("--api", default=None, help="API base URL (default: the running local stack)")
-    build.add_argument("--output-dir", default="tmux-builder-output", help="where the screenshot is saved")
-    build.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the build")
+    build.add_argument(
+        "--api", default=None, help="API base URL (default: the running local stack)"
+    )
+    build.add_argument(
+        "--output-dir", default="tmux-builder-output", help="where the screenshot is saved"
+    )
+    build.add_argument(
+        "--timeout", type=float, default=1800.0, help="seconds to wait for the build"
+    )
     build.set_defaults(run=_cmd_build)
 
     status = commands.add_parser("status", help="print one build's status as JSON")
@@ -107,7 +123,9 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--api", default=None)
     status.set_defaults(run=_cmd_status)
 
-    agent = commands.add_parser("agent", help="run an agent host (reads its settings from the environment)")
+    agent = commands.add_parser(
+        "agent", help="run an agent host (reads its settings from the environment)"
+    )
     agent.set_defaults(run=_cmd_agent)
     return root
 

@@ -8,7 +8,8 @@ Layout (pk / sk):
 - ``EXEC#{execution_id}``  / ``META``                           an execution (build or redeploy)
 - ``EXEC#{execution_id}``  / ``STEP#{nn}#{step}``               one pipeline step of it
 - ``EXEC#{execution_id}``  / ``EVENT#{iso-time}#{seq}``         an activity event
-GSI1 (``gsi1pk`` / ``gsi1sk``) lists a user's executions: ``USER#{user_id}`` / ``EXEC#{started_at}``.
+GSI1 (``gsi1pk`` / ``gsi1sk``) lists a user's executions:
+``USER#{user_id}`` / ``EXEC#{started_at}``.
 """
 
 from __future__ import annotations

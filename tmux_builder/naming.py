@@ -24,9 +24,51 @@ TAG_CREATED_BY = "tmux-builder-automation"
 
 # Words that say nothing about what a site is; left out of its slug.
 _STOP_WORDS = frozenset(
-    """a an the and or for of with to in on at by my our your me i we is be site website
-    web page build create make please want need named called dark light theme modern simple
-    new clean nice beautiful responsive""".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "for",
+        "of",
+        "with",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "my",
+        "our",
+        "your",
+        "me",
+        "i",
+        "we",
+        "is",
+        "be",
+        "site",
+        "website",
+        "web",
+        "page",
+        "build",
+        "create",
+        "make",
+        "please",
+        "want",
+        "need",
+        "named",
+        "called",
+        "dark",
+        "light",
+        "theme",
+        "modern",
+        "simple",
+        "new",
+        "clean",
+        "nice",
+        "beautiful",
+        "responsive",
+    ]
 )
 
 

@@ -49,6 +49,7 @@ def step_number(step: Step | str) -> int:
     """1-based position of a step in the pipeline."""
     return STEPS.index(Step(step)) + 1
 
+
 # Where each agent step's answer lands in the execution state (the Task's ResultPath in
 # stepfunctions/pipeline.asl.json; a test keeps them equal).
 AGENT_RESULT_FIELD: dict[Step, str] = {

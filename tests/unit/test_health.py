@@ -15,7 +15,9 @@ class _Site(BaseHTTPRequestHandler):
     answers: list[tuple[int, str, str]] = []
 
     def do_GET(self) -> None:  # noqa: N802 (stdlib name)
-        status, content_type, body = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        status, content_type, body = (
+            self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        )
         data = body.encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -43,7 +45,11 @@ PAGE = "<html><head><title>Ada &mdash; Photography</title></head><body><h1>Ada</
 
 def test_healthy_after_the_cdn_warms_up(site: tuple[str, type[_Site]]) -> None:
     url, handler = site
-    handler.answers[:] = [(403, "text/html", "denied"), (200, "text/plain", "x"), (200, "text/html", PAGE)]
+    handler.answers[:] = [
+        (403, "text/html", "denied"),
+        (200, "text/plain", "x"),
+        (200, "text/html", PAGE),
+    ]
     messages: list[str] = []
     result = check_site(
         DeployResult(url=url, title="Ada &mdash; Photography"),
@@ -69,4 +75,6 @@ def test_internal_addresses_need_the_local_environment(site: tuple[str, type[_Si
     with pytest.raises(InvalidStepInput, match="internal"):
         check_site(DeployResult(url=url, title="Ada"), budget_seconds=1, allow_internal=False)
     with pytest.raises(InvalidStepInput, match="http"):
-        check_site(DeployResult(url="file:///etc/passwd", title="x"), budget_seconds=1, allow_internal=True)
+        check_site(
+            DeployResult(url="file:///etc/passwd", title="x"), budget_seconds=1, allow_internal=True
+        )

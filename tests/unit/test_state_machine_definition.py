@@ -43,7 +43,10 @@ def test_every_task_has_a_timeout_and_agent_tasks_a_heartbeat() -> None:
         if name in {s.value for s in AGENT_STEPS}:
             assert state["Resource"].endswith("sqs:sendMessage.waitForTaskToken")
             assert 0 < state["HeartbeatSeconds"] < state["TimeoutSeconds"]
-            assert state["ResultPath"] == f"$.{AGENT_RESULT_FIELD[next(s for s in AGENT_STEPS if s.value == name)]}"
+            assert (
+                state["ResultPath"]
+                == f"$.{AGENT_RESULT_FIELD[next(s for s in AGENT_STEPS if s.value == name)]}"
+            )
 
 
 def test_generate_code_is_not_retried() -> None:
@@ -54,14 +57,20 @@ def test_every_step_goes_to_the_one_failure_path() -> None:
     for step in STEPS:
         catches = STATES[step.value]["Catch"]
         assert catches == [
-            {"ErrorEquals": ["States.ALL"], "ResultPath": f"$.failed.{step.value}", "Next": "record_failure"}
+            {
+                "ErrorEquals": ["States.ALL"],
+                "ResultPath": f"$.failed.{step.value}",
+                "Next": "record_failure",
+            }
         ]
 
 
 def test_asl_validator_accepts_the_definition() -> None:
     validator = ROOT / "node_modules" / ".bin" / "asl-validator"
     if not validator.exists():
-        pytest.fail("node_modules/.bin/asl-validator is missing: run `make test` (it installs npm tools)")
+        pytest.fail(
+            "node_modules/.bin/asl-validator is missing: run `make test` (it installs npm tools)"
+        )
     result = subprocess.run(
         [str(validator), "--json-path", str(ROOT / "stepfunctions" / "pipeline.asl.json")],
         capture_output=True,
