@@ -17,7 +17,8 @@ from typing import Any
 from agent.artifacts import Artifacts
 from agent.errors import CodeMissingError, E2EError, PlanMissingError, StepError
 from agent.events import EventPublisher
-from agent.prompts import session_instructions, task_prompt
+from agent.prompts import task_prompt
+from agent.session_setup import prepare_workspace
 from agent.workspace import Workspace
 from tmux_builder import naming
 from tmux_builder.contracts import ActivityType, AgentTask, DeployResult, SiteSpec
@@ -65,10 +66,8 @@ class StepHandlers:
     # ------------------------------------------------------------------ helpers
 
     def _workspace(self, task: AgentTask, site: SiteSpec) -> Workspace:
-        ws = Workspace(self.ctx.settings.work_dir, task.user_id).create()
-        if not ws.claude_md_path.exists():
-            ws.write_instructions(session_instructions(task.user_id, task.session_id, site))
-        return ws
+        ws = Workspace(self.ctx.settings.work_dir, task.user_id)
+        return prepare_workspace(ws, task.session_id, site)
 
     def _requirements(self, task: AgentTask) -> str:
         if not task.state.requirements_key:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,9 +25,24 @@ def _cmd_up(args: argparse.Namespace) -> int:
             aws_port=args.aws_port,
             model_port=args.model_port,
             agents=args.agents,
-            offline_model=not args.real_model,
+            offline_model=_use_offline_model(args.model),
         )
     )
+
+
+# Any of these in the environment means the operator configured a real model for Claude Code.
+MODEL_CREDENTIAL_VARS = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX",
+)
+
+
+def _use_offline_model(choice: str) -> bool:
+    if choice == "auto":
+        return not any(os.environ.get(name) for name in MODEL_CREDENTIAL_VARS)
+    return choice == "offline"
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -91,9 +107,11 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--model-port", type=int, default=8765, help="the offline model (default 8765)")
     up.add_argument("--agents", type=int, default=1, help="number of agent hosts (default 1)")
     up.add_argument(
-        "--real-model",
-        action="store_true",
-        help="use the Anthropic credentials in your environment, not the offline model",
+        "--model",
+        choices=["auto", "offline", "real"],
+        default="auto",
+        help="the model behind Claude Code: the offline model, or the real one configured in "
+        "your environment (ANTHROPIC_API_KEY...). auto: real when configured (default)",
     )
     up.set_defaults(run=_cmd_up)
 

@@ -45,6 +45,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "0",
             "--model-port",
             "0",
+            "--model",
+            "offline",
         ),
         cwd=ROOT,
         env=env,
