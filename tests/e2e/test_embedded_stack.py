@@ -153,6 +153,59 @@ def test_a_site_is_built_end_to_end(stack: dict[str, Any], tmp_path: Path) -> No
     assert all(block.values())
 
 
+def test_the_portal_starts_a_build_and_follows_it(stack: dict[str, Any]) -> None:
+    """What a person does: fill in the onboarding form, watch the status page to the live site."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from agent.browser import chromium_path
+
+    shots = ROOT / "test-output"
+    shots.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(),
+            args=[
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(stack["portal_url"] + "client_input")
+            page.get_by_label("Email").fill("not-an-email")
+            page.get_by_label("What should we build?").fill("A tea shop site with a dark theme")
+            page.get_by_role("button", name="Start building").click()
+            expect(page.get_by_text("valid email", exact=False).first).to_be_visible()
+            page.get_by_label("Email").fill("tea@example.com")
+            page.screenshot(path=shots / "portal-onboarding.png", full_page=True)
+            page.get_by_role("button", name="Start building").click()
+            page.wait_for_url("**/status/*", timeout=15_000)
+            expect(page.get_by_text("Your site is live.")).to_be_visible(timeout=180_000)
+            live = page.get_by_role("link", name="http://127.0.0.1", exact=False).first
+            expect(live).to_be_visible()
+            expect(page.get_by_alt_text("Screenshot of the deployed site")).to_be_visible()
+            page.screenshot(path=shots / "portal-status.png", full_page=True)
+            site = requests.get(live.get_attribute("href") or "", timeout=10).text
+            assert "tea" in site.lower()
+        finally:
+            browser.close()
+
+
+def test_the_cli_reports_a_refused_build_with_exit_2(stack: dict[str, Any]) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TMUX_BUILDER_"))}
+    refused = subprocess.run(
+        _cli("--state-dir", str(stack["state_dir"]), "build", REQUIREMENTS, "--provider", "azure"),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "host_provider" in refused.stdout
+
+
 def test_ctrl_c_leaves_no_process_behind(stack: dict[str, Any]) -> None:
     process: subprocess.Popen[bytes] = stack["process"]
     agent_pids = [a["pid"] for a in stack["agents"]]
