@@ -29,7 +29,6 @@ from agent.engine.base import (
     TurnTimeout,
 )
 from agent.engine.claude_code import (
-    DEFAULT_CLAUDE_BIN,
     HOOK_EVENTS,
     ClaudeCodeEngine,
     project_settings,
@@ -38,6 +37,7 @@ from agent.notify_client import TOKEN_ENV, URL_ENV
 from agent.notify_hub import NotifyHub
 from agent.tmux_sessions import TmuxSessions
 from agent.workspace import Workspace
+from tests.tools import claude_bin
 from tmux_builder.contracts import ActivityType
 from tmux_builder.naming import new_user_id
 from tmux_builder.settings import AgentSettings
@@ -164,11 +164,7 @@ class _Rig:
 
 
 def _claude_bin() -> str:
-    configured = os.environ.get("TMUX_BUILDER_AGENT_CLAUDE_BIN", "")
-    path = Path(configured) if configured else DEFAULT_CLAUDE_BIN
-    if not os.access(path, os.X_OK):
-        pytest.skip(f"Claude Code CLI not installed at {path} (set TMUX_BUILDER_AGENT_CLAUDE_BIN)")
-    return str(path)
+    return claude_bin()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import chromium
 from tmux_builder.offline_model.deliverables import build_deliverable
 from tmux_builder.offline_model.prompt_file import PromptTask
 from tmux_builder.pipeline import Step
@@ -32,10 +32,7 @@ VARIANTS = {
 
 
 def _chromium() -> str:
-    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or ""
-    if not path:
-        pytest.skip("no system chromium (set CHROMIUM_PATH)")
-    return path
+    return chromium()
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import claude_bin
+from tests.tools import tmux as tmux_path
 from tmux_builder.offline_model.deliverables import build_deliverable
 from tmux_builder.offline_model.prompt_file import parse_prompt_file
 from tmux_builder.offline_model.server import OfflineModelServer
@@ -48,11 +49,7 @@ HOOK_SCRIPT = (
 
 
 def _claude_bin() -> str:
-    configured = os.environ.get("TMUX_BUILDER_AGENT_CLAUDE_BIN", "")
-    path = Path(configured) if configured else DEFAULT_CLAUDE_BIN
-    if not path.exists():
-        pytest.skip(f"Claude Code CLI not installed at {path} (set TMUX_BUILDER_AGENT_CLAUDE_BIN)")
-    return str(path)
+    return claude_bin()
 
 
 @pytest.fixture
@@ -67,8 +64,7 @@ def model() -> Iterator[OfflineModelServer]:
 @pytest.fixture
 def tmux() -> Iterator[Callable[..., subprocess.CompletedProcess[str]]]:
     """``tmux -L <unique socket>``; the server on that socket is killed afterwards."""
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux is not installed")
+    tmux_path()
     socket = f"offline-model-test-{uuid.uuid4().hex[:8]}"
 
     def run(
