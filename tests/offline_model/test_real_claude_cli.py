@@ -29,7 +29,6 @@ from tmux_builder.offline_model.server import OfflineModelServer
 
 pytestmark = [pytest.mark.claude, pytest.mark.tmux]
 
-DEFAULT_CLAUDE_BIN = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "claude"
 SESSION = "builder"
 TASKS = ("create_plan", "generate_code", "e2e_tests")
 REQUIREMENTS = (
