@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,10 @@ from tmux_builder.naming import USER_ID_RE
 
 TASK_ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 _CLI_SESSION_FILE = "tmux-builder-cli-session.json"
+
+
+class WorkspaceError(RuntimeError):
+    """The session folder cannot be set up on this host."""
 
 
 class InvalidTaskId(ValueError):
@@ -117,7 +123,29 @@ class Workspace:
         self.project_settings_path.parent.mkdir(parents=True, exist_ok=True)
         self.home.mkdir(parents=True, exist_ok=True)
         os.chmod(self.home, 0o700)
+        self._make_project_root()
         return self
+
+    def _make_project_root(self) -> None:
+        """Make the session folder a git repository of its own.
+
+        The CLI takes the enclosing git repository as its project: inside someone else's
+        checkout (the embedded stack run from a clone) it would ask to trust that checkout,
+        and read its files and CLAUDE.md. Its own repository keeps the session folder the
+        project the CLI trusts and works in.
+        """
+        if (self.dir / ".git").exists():
+            return
+        git = shutil.which("git")
+        if git is None:
+            raise WorkspaceError("git is required on the agent host (apt-get install git)")
+        subprocess.run(
+            [git, "init", "--quiet", str(self.dir)],
+            check=True,
+            capture_output=True,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.home)},
+            timeout=30,
+        )
 
     def write_instructions(self, text: str) -> None:
         """The session's standing instructions, as ``system_prompt.txt`` and ``CLAUDE.md``.

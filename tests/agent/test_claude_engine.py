@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
 import sys
 import threading
 import time
@@ -172,6 +173,9 @@ def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Rig]:
     from tmux_builder.offline_model.server import OfflineModelServer
 
     claude_bin = _claude_bin()
+    # The agent's work folder inside someone else's git checkout (as `make run` in a clone
+    # has it): the CLI must still start without its folder-trust dialog.
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     model = OfflineModelServer(host="127.0.0.1", port=0).start()
     activities: list[tuple[str, ActivityType, str]] = []
