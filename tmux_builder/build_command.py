@@ -125,7 +125,7 @@ def _summarise(
 ) -> int:
     url = status.get("deployed_url")
     if url:
-        console.print(f"Live URL:   [bold green]{url}[/]")
+        console.print(f"Live URL:   [bold green]{url}[/]", soft_wrap=True)
     if live_at is not None:
         console.print(
             f"Time from request to live URL: [bold]{live_at:.1f}s[/] (whole build {total:.1f}s)"
@@ -134,7 +134,7 @@ def _summarise(
         target = options.output_dir / status["execution_id"] / "screenshot.png"
         try:
             client.download(status["screenshot_url"], target)
-            console.print(f"Screenshot: {target}")
+            console.print(f"Screenshot: {target}", soft_wrap=True)
         except Exception as exc:  # the build result stands even if the picture cannot be fetched
             console.print(f"[yellow]Screenshot could not be downloaded: {exc}[/]")
     e2e = status.get("e2e")
