@@ -21,6 +21,7 @@ run: install
 
 test: install
 	$(VENV)/bin/ruff check tmux_builder control_plane agent tests
+	$(VENV)/bin/mypy
 	cd frontend && npm run --silent lint && npm test --silent
 	$(VENV)/bin/pytest
 
@@ -53,6 +54,7 @@ chromium:
 lint: install
 	$(VENV)/bin/ruff check tmux_builder control_plane agent tests
 	$(VENV)/bin/ruff format --check tmux_builder control_plane agent tests
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(STAMPS) $(VENV) node_modules frontend/node_modules frontend/dist .tmux-builder

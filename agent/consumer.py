@@ -31,6 +31,13 @@ log = logging.getLogger(__name__)
 UNEXPECTED_ERROR = "AgentError"
 
 
+def _log_crash(future: Future[None]) -> None:
+    """A task thread must not die silently (its own errors are answered to Step Functions)."""
+    error = future.exception()
+    if error is not None:
+        log.error("task crashed: %r", error)
+
+
 @dataclass
 class _InFlight:
     task: AgentTask
@@ -114,9 +121,7 @@ class Consumer:
             flight = _InFlight(task, receipt, threading.Event())
             self._in_flight[key] = flight
         future: Future[None] = self._pool.submit(self._run_task, key, flight)
-        future.add_done_callback(
-            lambda f: f.exception() and log.error("task crashed: %s", f.exception())
-        )
+        future.add_done_callback(_log_crash)
 
     def _run_task(self, key: str, flight: _InFlight) -> None:
         task = flight.task

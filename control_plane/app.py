@@ -47,6 +47,8 @@ def _api(view: Callable[..., Response]) -> Callable[..., Response]:
 
 def _body(model: type[Any]) -> Any:
     request = app.current_request
+    if request is None:  # only when a route is called outside an HTTP request
+        raise RuntimeError("no current request")
     return parse_body(model, request.raw_body, request.headers.get("content-type"))
 
 
@@ -120,7 +122,7 @@ def apply_agent_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
 
     processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(
+    return process_partial_response(  # type: ignore[return-value]  # a TypedDict, i.e. a dict
         event=event,
         record_handler=lambda record: agent_events.apply(record.body),
         processor=processor,
