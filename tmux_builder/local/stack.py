@@ -365,9 +365,12 @@ def run_stack(options: StackOptions) -> int:
     except StackError as exc:
         print(f"tmux-builder: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - startup failures end in one clear line
+        log.debug("start failed", exc_info=True)
         print(
-            f"tmux-builder: could not start: {exc} (a port in use? see `tmux-builder up --help`)",
+            f"tmux-builder: could not start: {exc}\n"
+            "(another stack or program on that port? choose others with "
+            "--port/--aws-port/--model-port, see `tmux-builder up --help`)",
             file=sys.stderr,
         )
         return 2
