@@ -85,12 +85,28 @@ def _presigned(key: str | None) -> str | None:
     )
 
 
+def _settled_record(execution_id: str, record: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The record, re-read if Step Functions says the execution ended after we read it.
+
+    The failure and success paths write the record before the execution ends, so a record
+    still "running" next to an ended execution was either read too early (re-read it) or the
+    execution ended outside those paths (aborted, timed out): then Step Functions' word counts.
+    """
+    if record.get("status", "running") != "running":
+        return record, None
+    described = _state_machine_status(execution_id)
+    if not described or described.get("status") not in _SFN_ENDED:
+        return record, None
+    return tracking.get_execution(execution_id) or record, described
+
+
 def execution_status(execution_id: str) -> StatusResponse:
     if not naming.EXECUTION_ID_RE.match(execution_id):
         raise NotFound(f"no build with id {execution_id!r}")
     record = tracking.get_execution(execution_id)
     if record is None:
         raise NotFound(f"no build with id {execution_id!r}")
+    record, described = _settled_record(execution_id, record)
     step_items = tracking.steps_of(execution_id)
     steps = [_step_view(step.value, step_items.get(step.value)) for step in STEPS]
 
@@ -101,18 +117,17 @@ def execution_status(execution_id: str) -> StatusResponse:
             step=record.get("failed_step"), error=record["error"], cause=record.get("cause", "")
         )
     ended_at = record.get("ended_at")
-    if status == "running":
-        described = _state_machine_status(execution_id)
-        if described and described.get("status") in _SFN_ENDED:
-            status = _SFN_ENDED[described["status"]]
-            stop = described.get("stopDate")
-            ended_at = stop.isoformat() if stop else None
-            if status == "failed" and failure is None:
-                failure = FailureView(
-                    step=next((s.name for s in steps if s.status is StepStatus.RUNNING), None),
-                    error=described.get("error") or described["status"],
-                    cause=described.get("cause") or "",
-                )
+    if status == "running" and described is not None:
+        status = _SFN_ENDED[described["status"]]
+        stop = described.get("stopDate")
+        ended_at = stop.isoformat() if stop else None
+        if status == "failed" and failure is None:
+            unfinished = [s for s in steps if s.status in (StepStatus.FAILED, StepStatus.RUNNING)]
+            failure = FailureView(
+                step=unfinished[0].name if unfinished else None,
+                error=described.get("error") or described["status"],
+                cause=described.get("cause") or "",
+            )
 
     current = next((s.name for s in steps if s.status is StepStatus.RUNNING), None)
     if current is None and status == "running":

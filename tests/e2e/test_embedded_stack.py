@@ -140,6 +140,13 @@ def test_a_site_is_built_end_to_end(stack: dict[str, Any], tmp_path: Path) -> No
     for step in STEPS:
         assert step.value in entered, f"{step.value} never entered"
         assert step.value in exited, f"{step.value} never succeeded"
+    # record_success writes the record a moment before Step Functions closes the execution.
+    deadline = time.monotonic() + 10
+    while (
+        sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
     assert sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
 
     bucket = next(
