@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 import xml.etree.ElementTree as ET
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -120,6 +121,9 @@ def run_e2e_tests(
     return summary
 
 
+RUN_MARKER_VAR = "TMUX_BUILDER_E2E_RUN"
+
+
 def child_environment(site_url: str, chromium: str, home: str) -> dict[str, str]:
     """Only what the tests need; nothing of the agent's own environment beyond PATH and LANG."""
     return {
@@ -129,6 +133,9 @@ def child_environment(site_url: str, chromium: str, home: str) -> dict[str, str]
         "SITE_URL": site_url,
         "CHROMIUM_PATH": chromium,
         "PYTHONDONTWRITEBYTECODE": "1",
+        # Inherited by everything the run starts, so leftovers are found even after their
+        # parent died and they were re-parented out of the process tree.
+        RUN_MARKER_VAR: uuid.uuid4().hex,
     }
 
 
@@ -153,19 +160,53 @@ def _run_isolated(
             timed_out = True
         finally:
             # Also after a normal exit: a test may leave a server or browser behind.
-            kill_process_tree(process)
+            kill_process_tree(process, marker=f"{RUN_MARKER_VAR}={env[RUN_MARKER_VAR]}")
         if timed_out:
             raise E2EError(f"E2E tests timed out after {timeout_s:g}s")
         output.seek(0)
         return exit_code, output.read().decode("utf-8", errors="replace")
 
 
-def kill_process_tree(process: subprocess.Popen[bytes]) -> None:
+def kill_process_tree(process: subprocess.Popen[bytes], marker: str | None = None) -> None:
     """End the process, its group and every descendant (browsers may start groups of their own).
 
     SIGTERM first so a Playwright driver can close its browser, SIGKILL what is left after a
-    short grace period.
+    short grace period. With ``marker`` (``NAME=value`` in the run's environment), processes
+    that escaped the tree (re-parented after their parent died, or started during the grace
+    period) are found by their environment and killed too.
     """
+    try:
+        _kill_tree(process)
+    finally:
+        if marker:
+            _kill_marked(marker.encode())
+
+
+def _kill_marked(marker: bytes) -> None:
+    deadline = time.monotonic() + KILL_GRACE_S * 2
+    while time.monotonic() < deadline:
+        pids = _marked(marker)
+        if not pids:
+            return
+        for pid in pids:
+            with suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+
+
+def _marked(marker: bytes) -> list[int]:
+    own = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit() or int(entry.name) == own:
+            continue
+        with suppress(OSError):
+            if marker in (entry / "environ").read_bytes().split(b"\0") and _alive(int(entry.name)):
+                found.append(int(entry.name))
+    return found
+
+
+def _kill_tree(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         _signal_all(process.pid, set(), signal.SIGKILL)  # leftovers of an exited run
         return

@@ -189,7 +189,15 @@ def test_child_gets_only_a_minimal_environment(
     env = json.loads((tests_dir / "env.json").read_text())
     assert "do-not-leak" not in json.dumps(env)
     own = {k for k in env if not k.startswith("PYTEST_")}
-    assert own == {"PATH", "HOME", "LANG", "SITE_URL", "CHROMIUM_PATH", "PYTHONDONTWRITEBYTECODE"}
+    assert own == {
+        "PATH",
+        "HOME",
+        "LANG",
+        "SITE_URL",
+        "CHROMIUM_PATH",
+        "PYTHONDONTWRITEBYTECODE",
+        "TMUX_BUILDER_E2E_RUN",
+    }
     assert env["SITE_URL"] == "http://site.test/"
     assert env["CHROMIUM_PATH"] == "/bin/chromium"
     assert env["HOME"] != os.environ.get("HOME")
