@@ -49,6 +49,19 @@ Requirements = Annotated[
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ()\-]{5,18}[0-9]$")]
 
 
+class FieldErrorBody(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer: a stable code, a readable message, and the fields at fault."""
+
+    error: str
+    message: str
+    fields: list[FieldErrorBody] | None = None
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -68,6 +81,8 @@ class CreateUserResponse(BaseModel):
     user_id: str
     session_id: str
     is_new_user: bool
+    client_token: str = Field(description="signed, expiring token for the client link")
+    client_url: str = Field(description="the portal link for this user's session")
 
 
 class StepError(BaseModel):

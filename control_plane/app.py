@@ -1,82 +1,68 @@
 """The control plane's Chalice app: routes and Lambda handlers, wired to the domain modules.
 
-Handlers stay thin: parse, call the domain, return. Typed errors become HTTP answers in one
-place (:func:`_api`). The pipeline's Lambda steps are ``@app.lambda_function`` handlers named
+Handlers stay thin: parse, call the domain, return. Routes are declared with
+:func:`control_plane.web.endpoint`, which authenticates, validates, and turns typed errors into
+HTTP answers in one place. The pipeline's Lambda steps are ``@app.lambda_function`` handlers named
 in ``template.yaml`` (``Handler: app.<name>``).
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Any
 
 from chalice import Chalice, Response
 
-from control_plane import agent_events, builds, status, steps
-from control_plane.api_models import CreateUserRequest, CreateUserResponse, parse_body
-from control_plane.errors import ApiError
-from control_plane.observability import logger
+from control_plane import agent_events, builds, links, status, steps
+from control_plane.api_models import CreateUserRequest, CreateUserResponse, StatusResponse
+from control_plane.auth import Principal
+from control_plane.web import Access, endpoint, json_response, openapi_document
 
 app = Chalice(app_name="tmux-builder-api")
 
 
-def _json(body: dict[str, Any], status_code: int = 200) -> Response:
-    return Response(
-        body=body, status_code=status_code, headers={"Content-Type": "application/json"}
-    )
-
-
-def _api(view: Callable[..., Response]) -> Callable[..., Response]:
-    """The one place where typed errors become HTTP answers; anything else is a logged 500."""
-
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return view(*args, **kwargs)
-        except ApiError as exc:
-            return _json(exc.body(), exc.status_code)
-        except Exception:
-            logger.exception("unhandled error in route", extra={"route": view.__name__})
-            return _json(
-                {"error": "InternalError", "message": "internal error; it was logged"}, 500
-            )
-
-    return wrapped
-
-
-def _body(model: type[Any]) -> Any:
-    request = app.current_request
-    if request is None:  # only when a route is called outside an HTTP request
-        raise RuntimeError("no current request")
-    return parse_body(model, request.raw_body, request.headers.get("content-type"))
-
-
-# ------------------------------------------------------------------------------- routes
-
-
-@app.route("/api/create-user", methods=["POST"], content_types=["application/json"], cors=True)
-@_api
-def create_user_route() -> Response:
-    started = builds.start_build(_body(CreateUserRequest))
-    body = CreateUserResponse(
+@endpoint(
+    app,
+    "/api/create-user",
+    "POST",
+    access=Access.ADMIN,
+    summary="Create (or find) the user by e-mail, open a session and start its build",
+    request=CreateUserRequest,
+    response=CreateUserResponse,
+    status=202,
+)
+def create_user_route(principal: Principal, body: CreateUserRequest) -> CreateUserResponse:
+    started = builds.start_build(body)
+    token, url = links.client_link(started.user_id)
+    return CreateUserResponse(
         execution_id=started.execution_id,
         user_id=started.user_id,
         session_id=started.session_id,
         is_new_user=started.is_new_user,
+        client_token=token,
+        client_url=url,
     )
-    return _json(body.model_dump(), 202)
 
 
-@app.route("/api/status/{execution_id}", methods=["GET"], cors=True)
-@_api
-def status_route(execution_id: str) -> Response:
-    return _json(status.execution_status(execution_id).model_dump(mode="json"))
+@endpoint(
+    app,
+    "/api/status/{execution_id}",
+    "GET",
+    access=Access.USER,
+    summary="One build: overall status, each step, the live URL, screenshot and E2E result",
+    response=StatusResponse,
+)
+def status_route(principal: Principal, execution_id: str) -> StatusResponse:
+    return status.execution_status(execution_id, principal)
 
 
 @app.route("/api/health", methods=["GET"], cors=True)
 def health_route() -> Response:
-    return _json({"ok": True})
+    return json_response({"ok": True})
+
+
+@app.route("/api/openapi.json", methods=["GET"], cors=True)
+def openapi_route() -> Response:
+    return json_response(openapi_document())
 
 
 # ------------------------------------------------------------------------ pipeline steps

@@ -59,6 +59,25 @@ class NotSupported(ApiError):
     code = "NotSupported"
 
 
+class Unauthorized(ApiError):
+    """No credential, or one that is wrong or expired."""
+
+    status_code = 401
+    code = "Unauthorized"
+
+
+class Forbidden(ApiError):
+    """A valid credential that may not do this (another user's data, an admin route)."""
+
+    status_code = 403
+    code = "Forbidden"
+
+
+class TooManyRequests(ApiError):
+    status_code = 429
+    code = "TooManyRequests"
+
+
 class NotFound(ApiError):
     status_code = 404
     code = "NotFound"

@@ -19,6 +19,7 @@ from control_plane.api_models import (
     StepError,
     StepView,
 )
+from control_plane.auth import Principal, require_access
 from control_plane.errors import NotFound
 from tmux_builder import aws, naming
 from tmux_builder.contracts import StepStatus
@@ -100,12 +101,13 @@ def _settled_record(execution_id: str, record: dict[str, Any]) -> tuple[dict[str
     return tracking.get_execution(execution_id) or record, described
 
 
-def execution_status(execution_id: str) -> StatusResponse:
+def execution_status(execution_id: str, principal: Principal) -> StatusResponse:
     if not naming.EXECUTION_ID_RE.match(execution_id):
         raise NotFound(f"no build with id {execution_id!r}")
     record = tracking.get_execution(execution_id)
     if record is None:
         raise NotFound(f"no build with id {execution_id!r}")
+    require_access(principal, record["user_id"])
     record, described = _settled_record(execution_id, record)
     step_items = tracking.steps_of(execution_id)
     steps = [_step_view(step.value, step_items.get(step.value)) for step in STEPS]

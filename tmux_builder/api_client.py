@@ -37,6 +37,18 @@ def stack_file(state_dir: Path = DEFAULT_STATE_DIR) -> Path:
     return state_dir / "stack.json"
 
 
+def admin_token_file(state_dir: Path = DEFAULT_STATE_DIR) -> Path:
+    return state_dir / "admin-token"
+
+
+def discover_admin_token(state_dir: Path = DEFAULT_STATE_DIR) -> str | None:
+    """``TMUX_BUILDER_ADMIN_TOKEN``, else the local stack's token file, else None."""
+    if os.environ.get("TMUX_BUILDER_ADMIN_TOKEN"):
+        return os.environ["TMUX_BUILDER_ADMIN_TOKEN"].strip()
+    path = admin_token_file(state_dir)
+    return path.read_text().strip() if path.is_file() else None
+
+
 def read_stack(state_dir: Path = DEFAULT_STATE_DIR) -> dict[str, Any] | None:
     path = stack_file(state_dir)
     if not path.is_file():
@@ -62,9 +74,11 @@ def discover_api_url(explicit: str | None = None, state_dir: Path = DEFAULT_STAT
 
 
 class ApiClient:
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = requests.Session()
+        if token:
+            self._http.headers["Authorization"] = f"Bearer {token}"
         self._timeout = timeout
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -101,7 +115,8 @@ class ApiClient:
         return self._call("GET", f"/api/status/{execution_id}")
 
     def download(self, url: str, target: Path) -> Path:
-        response = self._http.get(url, timeout=self._timeout)
+        # A presigned URL carries its own authorization: send no bearer token with it.
+        response = requests.get(url, timeout=self._timeout)
         response.raise_for_status()
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(response.content)

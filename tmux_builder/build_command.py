@@ -81,6 +81,8 @@ def run_build(client: ApiClient, options: BuildOptions, console: Console) -> int
         return EXIT_NO_STACK
     execution_id = answer["execution_id"]
     console.print(f"Build [bold]{execution_id}[/] started (user {answer['user_id'][:12]}…)")
+    if answer.get("client_url"):
+        console.print(f"Client link: {answer['client_url']}", soft_wrap=True, style="dim")
 
     status: dict[str, Any] = {}
     live_at: float | None = None

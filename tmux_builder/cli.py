@@ -48,7 +48,12 @@ def _use_offline_model(choice: str) -> bool:
 def _cmd_build(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from tmux_builder.api_client import ApiClient, ApiUnavailable, discover_api_url
+    from tmux_builder.api_client import (
+        ApiClient,
+        ApiUnavailable,
+        discover_admin_token,
+        discover_api_url,
+    )
     from tmux_builder.build_command import EXIT_NO_STACK, BuildOptions, run_build
 
     console = Console()
@@ -66,7 +71,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
         output_dir=Path(args.output_dir),
         timeout_seconds=args.timeout,
     )
-    return run_build(ApiClient(base), options, console)
+    token = discover_admin_token(Path(args.state_dir))
+    return run_build(ApiClient(base, token=token), options, console)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:

@@ -31,6 +31,10 @@ class CloudSettings(BaseSettings):
     edge: str = "cloudfront"
     # Where health_check may look; "local" allows loopback URLs (the embedded stack only).
     environment: str = "aws"
+    # Base URL of the portal; client links point into it.
+    portal_url: str = ""
+    # Whether a public onboarding request starts a build without an admin's approval.
+    auto_approve: bool = False
     # How long one health_check invocation polls before it hands over to the state machine's Retry.
     health_check_budget_seconds: float = 120.0
 

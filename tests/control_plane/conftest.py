@@ -54,6 +54,20 @@ def stack() -> Iterator[StackOutputs]:
         aws.reset()
 
 
+@pytest.fixture(scope="package")
+def admin_token(stack: StackOutputs) -> str:
+    secret = aws.client("secretsmanager").get_secret_value(
+        SecretId=stack.outputs["AdminTokenSecretArn"]
+    )
+    return str(secret["SecretString"])
+
+
+@pytest.fixture
+def admin(admin_token: str) -> dict[str, str]:
+    """Headers of the admin credential."""
+    return {"Authorization": f"Bearer {admin_token}"}
+
+
 @pytest.fixture
 def client(stack: StackOutputs) -> Iterator[Any]:
     from chalice.test import Client

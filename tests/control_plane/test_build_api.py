@@ -22,13 +22,22 @@ GOOD = {
 }
 
 
+ADMIN: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _admin_headers(admin: dict[str, str]) -> None:
+    ADMIN.update(admin)
+
+
 def post(client: Any, body: Any, content_type: str = "application/json") -> Any:
     raw = body if isinstance(body, str) else json.dumps(body)
-    return client.http.post("/api/create-user", headers={"Content-Type": content_type}, body=raw)
+    headers = {"Content-Type": content_type, **ADMIN}
+    return client.http.post("/api/create-user", headers=headers, body=raw)
 
 
 def status(client: Any, execution_id: str) -> dict[str, Any]:
-    response = client.http.get(f"/api/status/{execution_id}")
+    response = client.http.get(f"/api/status/{execution_id}", headers=ADMIN)
     assert response.status_code == 200, response.body
     return json.loads(response.body)
 
@@ -164,6 +173,6 @@ def test_bad_input_is_a_4xx_naming_the_field(client: Any, body: Any, field: str,
 
 def test_unknown_or_malformed_execution_ids_are_404(client: Any) -> None:
     for execution_id in ("0123456789ab_sess_20260101T000000_abcdef", "..%2F..%2Fetc", "x" * 300):
-        response = client.http.get(f"/api/status/{execution_id}")
+        response = client.http.get(f"/api/status/{execution_id}", headers=ADMIN)
         assert response.status_code == 404
         assert json.loads(response.body)["error"] == "NotFound"

@@ -188,6 +188,7 @@ class _Provisioner:
             "AWS::IAM::Role": self._iam_role,
             "AWS::Serverless::Function": self._function,
             "AWS::Serverless::StateMachine": self._state_machine,
+            "AWS::SecretsManager::Secret": self._secret,
         }
 
     # -------------------------------------------------------------------------- driver
@@ -342,6 +343,24 @@ class _Provisioner:
             "QueueArn"
         ]
         return url, {"Arn": arn, "QueueName": name, "QueueUrl": url}
+
+    # --------------------------------------------------------------- Secrets Manager
+
+    def _secret(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """A secret; a generated value is made once and kept (a rerun never rotates it)."""
+        props = self._resolver.resolve(properties)
+        name = self._name(logical_id, props, "Name")
+        secrets = self._client("secretsmanager")
+        try:
+            arn = secrets.describe_secret(SecretId=name)["ARN"]
+        except secrets.exceptions.ResourceNotFoundException:
+            value = props.get("SecretString")
+            if value is None:
+                value = _generated_secret(props.get("GenerateSecretString") or {})
+            arn = secrets.create_secret(
+                Name=name, Description=str(props.get("Description", "")), SecretString=str(value)
+            )["ARN"]
+        return arn, {"Id": arn}
 
     # ---------------------------------------------------------------------------- S3
 
@@ -604,3 +623,17 @@ class _Provisioner:
                 if machine["name"] == name:
                     return str(machine["stateMachineArn"])
         return None
+
+
+def _generated_secret(spec: Mapping[str, Any]) -> str:
+    """What GenerateSecretString makes: random characters of the asked length."""
+    import secrets as random_source
+    import string
+
+    alphabet = string.ascii_letters + string.digits
+    if not spec.get("ExcludePunctuation"):
+        alphabet += "!#$%&()*+,-.:;<=>?@[]^_{|}~"
+    excluded = set(str(spec.get("ExcludeCharacters", "")))
+    alphabet = "".join(c for c in alphabet if c not in excluded)
+    length = int(spec.get("PasswordLength", 32))
+    return "".join(random_source.choice(alphabet) for _ in range(length))

@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tmux_builder import aws, settings
-from tmux_builder.api_client import stack_file
+from tmux_builder.api_client import admin_token_file, stack_file
 
 log = logging.getLogger("tmux_builder.stack")
 
@@ -107,6 +108,8 @@ class EmbeddedStack:
         self._closers: list[tuple[str, Any]] = []
         self.agents: list[AgentProcess] = []
         self.info: dict[str, Any] = {}
+        # Printed once by the banner; never written to stack.json.
+        self.new_admin_token: str | None = None
 
     # ------------------------------------------------------------------ start
 
@@ -153,27 +156,7 @@ class EmbeddedStack:
         site = SiteServer(self.state_dir / "sites", moto.endpoint_url, host=opts.host).start()
         self._closers.append(("site server", site.stop))
 
-        stack = provision(
-            TEMPLATE,
-            moto.endpoint_url,
-            {
-                "Environment": "local",
-                "SiteEdge": site.control_url,
-                "HealthCheckBudgetSeconds": str(opts.health_check_budget_seconds),
-            },
-        )
-        os.environ.update(stack.environment)
-        settings.reload()
-        aws.reset()
-
-        model_url = ""
-        if opts.offline_model:
-            from tmux_builder.offline_model.server import OfflineModelServer
-
-            model = OfflineModelServer(host=opts.host, port=opts.model_port).start()
-            self._closers.append(("offline model", model.stop))
-            model_url = model.url
-
+        # The gateway goes up first: its address is the portal URL the template takes.
         from control_plane.app import app
         from tmux_builder.local.gateway import LocalApiServer
 
@@ -182,6 +165,34 @@ class EmbeddedStack:
             log.warning("the portal is not built (frontend/dist); `make run` builds it")
         gateway = LocalApiServer(app, portal, host=opts.host, port=opts.api_port).start()
         self._closers.append(("gateway", gateway.stop))
+
+        stack = provision(
+            TEMPLATE,
+            moto.endpoint_url,
+            {
+                "Environment": "local",
+                "SiteEdge": site.control_url,
+                "PortalUrl": gateway.url,
+                "AutoApprove": "true",
+                "HealthCheckBudgetSeconds": str(opts.health_check_budget_seconds),
+            },
+        )
+        os.environ.update(stack.environment)
+        settings.reload()
+        aws.reset()
+        admin_token, token_is_new = self._admin_token()
+        self.new_admin_token = admin_token if token_is_new else None
+        aws.client("secretsmanager").put_secret_value(
+            SecretId=stack.outputs["AdminTokenSecretArn"], SecretString=admin_token
+        )
+
+        model_url = ""
+        if opts.offline_model:
+            from tmux_builder.offline_model.server import OfflineModelServer
+
+            model = OfflineModelServer(host=opts.host, port=opts.model_port).start()
+            self._closers.append(("offline model", model.stop))
+            model_url = model.url
 
         for number in range(1, opts.agents + 1):
             agent = AgentProcess(
@@ -197,6 +208,7 @@ class EmbeddedStack:
 
         self.info = {
             "pid": os.getpid(),
+            "admin_token_file": str(admin_token_file(self.state_dir)),
             "portal_url": gateway.url + "/",
             "api_url": gateway.url,
             "aws_endpoint": moto.endpoint_url,
@@ -217,6 +229,16 @@ class EmbeddedStack:
         tmp = stack_file(self.state_dir).with_suffix(".tmp")
         tmp.write_text(json.dumps(self.info, indent=2))
         tmp.replace(stack_file(self.state_dir))
+
+    def _admin_token(self) -> tuple[str, bool]:
+        """The stack's admin credential: made once, kept (0600) in the state folder."""
+        path = admin_token_file(self.state_dir)
+        if path.is_file():
+            return path.read_text().strip(), False
+        token = secrets.token_urlsafe(32)
+        path.touch(mode=0o600)
+        path.write_text(token + "\n")
+        return token, True
 
     # ------------------------------------------------------------------ agents
 
@@ -332,8 +354,14 @@ class EmbeddedStack:
                 path.unlink()
 
 
-def banner(info: dict[str, Any]) -> str:
+def banner(info: dict[str, Any], new_admin_token: str | None = None) -> str:
     model = info["model_url"] or "the real model (Anthropic credentials from your environment)"
+    if new_admin_token:
+        admin = (
+            f"{new_admin_token}\n                 (shown once; kept in {info['admin_token_file']})"
+        )
+    else:
+        admin = f"in {info['admin_token_file']}"
     return f"""
 tmux-builder is running. Ctrl-C stops everything.
 
@@ -341,6 +369,7 @@ tmux-builder is running. Ctrl-C stops everything.
   REST API:      {info["api_url"]}/api
   AWS endpoint:  {info["aws_endpoint"]}   (moto; credentials testing/testing, region us-east-1)
   Offline model: {model}
+  Admin token:   {admin}
   Agents:        {", ".join(a["agent_id"] for a in info["agents"])} (logs in .tmux-builder/logs/)
 
 Try, in another shell:
@@ -374,7 +403,7 @@ def run_stack(options: StackOptions) -> int:
             file=sys.stderr,
         )
         return 2
-    print(banner(info), flush=True)
+    print(banner(info, stack.new_admin_token), flush=True)
     try:
         stack.watch()
     finally:
