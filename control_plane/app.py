@@ -60,6 +60,11 @@ def health_route() -> Response:
     return json_response({"ok": True})
 
 
+from control_plane.routes.pipeline import bp as pipeline_routes  # noqa: E402
+
+app.register_blueprint(pipeline_routes)
+
+
 @app.route("/api/openapi.json", methods=["GET"], cors=True)
 def openapi_route() -> Response:
     return json_response(openapi_document())

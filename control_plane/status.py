@@ -111,6 +111,14 @@ def execution_status(execution_id: str, principal: Principal) -> StatusResponse:
     record, described = _settled_record(execution_id, record)
     step_items = tracking.steps_of(execution_id)
     steps = [_step_view(step.value, step_items.get(step.value)) for step in STEPS]
+    if record.get("mode") == "redeploy" and record.get("from_step"):
+        first = step_number(record["from_step"])
+        steps = [
+            s.model_copy(update={"status": StepStatus.SKIPPED})
+            if s.number < first and s.status is StepStatus.PENDING
+            else s
+            for s in steps
+        ]
 
     status = record.get("status", "running")
     failure = None

@@ -95,7 +95,11 @@ def record_success(payload: dict[str, Any]) -> dict[str, Any]:
     state = PipelineState.model_validate(payload["state"])
     url = state.deploy.url if state.deploy else None
     tracking.update_execution(
-        state.execution_id, status="succeeded", ended_at=utc_now_iso(), deployed_url=url
+        state.execution_id,
+        status="succeeded",
+        ended_at=utc_now_iso(),
+        deployed_url=url,
+        state=state.model_dump(mode="json", exclude_none=True),
     )
     if url:
         sessions.record_deployed(state.user_id, state.session_id, url)
@@ -135,6 +139,7 @@ def record_failure(payload: dict[str, Any]) -> dict[str, Any]:
         failed_step=step.value if step else None,
         error=error,
         cause=cause[:2000],
+        state=state.model_dump(mode="json", exclude_none=True),
     )
     where = f" at {step.value}" if step else ""
     tracking.add_activity(

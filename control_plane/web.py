@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -42,7 +42,7 @@ class EndpointSpec:
     response: type[BaseModel] | None
     status: int
     query: type[BaseModel] | None = None
-    errors: tuple[int, ...] = field(default=())
+    body_required: bool = True
 
 
 REGISTRY: list[EndpointSpec] = []
@@ -75,11 +75,14 @@ def endpoint(
     response: type[BaseModel] | None = None,
     status: int = 200,
     query: type[BaseModel] | None = None,
+    body_required: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
     """Declare a route on a Chalice app or blueprint (see the module docstring)."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Response]:
-        spec = EndpointSpec(path, method, access, summary, request, response, status, query)
+        spec = EndpointSpec(
+            path, method, access, summary, request, response, status, query, body_required
+        )
         REGISTRY.append(spec)
 
         @functools.wraps(view)
@@ -93,9 +96,12 @@ def endpoint(
                         auth.require_admin(principal)
                     kwargs["principal"] = principal
                 if request is not None:
-                    kwargs["body"] = parse_body(
-                        request, current.raw_body, current.headers.get("content-type")
-                    )
+                    if not body_required and not current.raw_body:
+                        kwargs["body"] = request()
+                    else:
+                        kwargs["body"] = parse_body(
+                            request, current.raw_body, current.headers.get("content-type")
+                        )
                 if query is not None:
                     kwargs["query"] = parse_query(query, current.query_params)
                 result = view(**kwargs)
@@ -210,7 +216,7 @@ def _operation(spec: EndpointSpec) -> dict[str, Any]:
         responses["403"] = {"description": "not allowed for this caller", **error}
     if spec.request is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": spec.body_required,
             "content": {"application/json": {"schema": _ref(spec.request)}},
         }
     return operation

@@ -54,7 +54,7 @@ def render(status: dict[str, Any], elapsed: float) -> Group:
             Text(f"{step['number']}. {step['title']}{retries}", style=style),
             f"{duration:.1f}s" if duration is not None else "",
         )
-    done = sum(1 for s in status["steps"] if s["status"] == "succeeded")
+    done = sum(1 for s in status["steps"] if s["status"] in ("succeeded", "skipped"))
     bar_width = 27
     filled = bar_width * done // len(status["steps"])
     bar = Text(

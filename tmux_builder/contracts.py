@@ -87,7 +87,12 @@ class PipelineState(_Model):
     user_id: str
     session_id: str
     mode: Literal["build", "redeploy"] = "build"
+    # Where a redeploy starts (the state machine's first Choice reads it).
+    from_step: Literal["generate_code", "deploy"] | None = None
+    source_execution_id: str | None = None
     site: SiteSpec | None = None
+    # The user's own cloud identity (tmux-user-{prefix}); the agent deploys as it.
+    identity_role_arn: str | None = None
     requirements_key: str | None = None
     plan_key: str | None = None
     snapshot_key: str | None = None
@@ -129,6 +134,8 @@ class StepStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    # Not part of this execution: a redeploy starts at generate_code or deploy.
+    SKIPPED = "skipped"
 
 
 class EventKind(StrEnum):

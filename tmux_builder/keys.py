@@ -71,3 +71,8 @@ def event(execution_id: str, at_iso: str, seq: str) -> dict[str, str]:
 
 def user_executions_index(user_id: str, started_at_iso: str) -> dict[str, str]:
     return {GSI1_PK: f"USER#{user_id}", GSI1_SK: f"EXEC#{started_at_iso}"}
+
+
+def executions_of(user_id: str) -> tuple[str, str]:
+    """(gsi1pk, gsi1sk prefix) to list a user's executions, oldest first."""
+    return f"USER#{user_id}", "EXEC#"

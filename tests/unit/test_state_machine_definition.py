@@ -16,9 +16,16 @@ DEFINITION = json.loads((ROOT / "stepfunctions" / "pipeline.asl.json").read_text
 STATES = DEFINITION["States"]
 
 
+def test_a_build_starts_at_create_user_and_a_redeploy_later() -> None:
+    start = STATES[DEFINITION["StartAt"]]
+    assert start["Type"] == "Choice"
+    assert start["Default"] == "create_user"
+    assert {c["Next"] for c in start["Choices"]} == {"generate_code", "deploy"}
+
+
 def test_the_nine_steps_are_states_in_order() -> None:
     order = []
-    name = DEFINITION["StartAt"]
+    name = STATES[DEFINITION["StartAt"]]["Default"]
     while name and name in {s.value for s in STEPS}:
         order.append(name)
         name = STATES[name].get("Next")
@@ -32,7 +39,8 @@ def test_every_transition_resolves() -> None:
         targets += [c["Next"] for c in state.get("Choices", [])]
         for target in filter(None, targets):
             assert target in STATES, f"{name} -> {target}"
-        assert state["Type"] in {"Fail", "Succeed"} or "Next" in state or state.get("End"), name
+        ends = state["Type"] in {"Fail", "Succeed", "Choice"} or state.get("End")
+        assert ends or "Next" in state, name
 
 
 def test_every_task_has_a_timeout_and_agent_tasks_a_heartbeat() -> None:

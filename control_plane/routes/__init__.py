@@ -1,0 +1,1 @@
+"""Route groups of the REST API (Chalice blueprints), registered in ``control_plane/app.py``."""
