@@ -5,7 +5,8 @@ These are the documentation of the contracts:
 - :class:`PipelineState` is the JSON that flows through the Step Functions execution. It carries
   ids and S3 keys, never code or logs (256 KiB limit).
 - :class:`AgentTask` is the SQS message the state machine sends to the agent with
-  ``sqs:sendMessage.waitForTaskToken``.
+  ``sqs:sendMessage.waitForTaskToken``; :class:`AgentCommand` is what the control plane sends
+  on the same queue (teardown). :func:`parse_agent_message` tells them apart by ``kind``.
 - :class:`AgentEvent` is what the agent reports back to the control plane through the agent
   events queue (step progress, activity lines, created resources).
 """
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
+from tmux_builder.naming import USER_ID_RE
 from tmux_builder.pipeline import Step
 
 CONTRACT_VERSION = 1
@@ -106,6 +109,8 @@ class AgentTask(_Model):
     """One step handed to the agent. Handling is idempotent on (execution_id, step, attempt)."""
 
     version: int = CONTRACT_VERSION
+    # The state machine's messages carry no kind: a message without one is a task.
+    kind: Literal["task"] = "task"
     task_token: str
     step: Step
     attempt: int = 0
@@ -129,6 +134,43 @@ class AgentTask(_Model):
         return f"{self.step.value}-{self.state.execution_id}-a{self.attempt}"
 
 
+class AgentCommand(_Model):
+    """An order to the agent host outside any pipeline step, sent by the control plane.
+
+    ``teardown_user``: the user is gone; kill their tmux session, remove their session folder
+    and CLI home, forget their credentials. Handling is idempotent.
+    """
+
+    version: int = CONTRACT_VERSION
+    kind: Literal["teardown_user"] = "teardown_user"
+    user_id: Annotated[str, Field(pattern=USER_ID_RE.pattern)]
+
+
+def _message_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("kind") or "task")
+    return str(getattr(value, "kind", "task"))
+
+
+AgentMessage = Annotated[
+    Annotated[AgentTask, Tag("task")] | Annotated[AgentCommand, Tag("teardown_user")],
+    Discriminator(_message_kind),
+]
+
+
+@lru_cache(maxsize=1)
+def _agent_message_adapter() -> TypeAdapter[AgentTask | AgentCommand]:
+    return TypeAdapter(AgentMessage)
+
+
+def parse_agent_message(body: str | bytes) -> AgentTask | AgentCommand:
+    """A body of the agent queue: a task (no ``kind``, or ``"task"``) or a command.
+
+    Raises :class:`pydantic.ValidationError` for anything else.
+    """
+    return _agent_message_adapter().validate_json(body)
+
+
 class StepStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
@@ -144,6 +186,7 @@ class EventKind(StrEnum):
     STEP_FAILED = "step_failed"
     ACTIVITY = "activity"
     RESOURCE_CREATED = "resource_created"
+    CHAT_ANSWERED = "chat_answered"
 
 
 class ActivityType(StrEnum):
@@ -201,8 +244,32 @@ class ResourceCreated(_EventBase):
     metadata: dict[str, str] = Field(default_factory=dict)
 
 
+class ChatMessage(_Model):
+    """A person's chat message on the chat queue (FIFO, message group = session)."""
+
+    version: int = CONTRACT_VERSION
+    kind: Literal["chat"] = "chat"
+    message_id: str
+    user_id: str
+    session_id: str
+    execution_id: str | None = None
+    text: str
+    at: str = Field(default_factory=utc_now_iso)
+
+
+class ChatAnswered(_EventBase):
+    """The AI's answer to one chat message (its turn's final message), or why there is none."""
+
+    kind: Literal[EventKind.CHAT_ANSWERED] = EventKind.CHAT_ANSWERED
+    execution_id: str | None = None  # type: ignore[assignment]  # chat outlives builds
+    session_id: str
+    message_id: str
+    answer: str = ""
+    error: str | None = None
+
+
 AgentEvent = Annotated[
-    StepStarted | StepSucceeded | StepFailed | Activity | ResourceCreated,
+    StepStarted | StepSucceeded | StepFailed | Activity | ResourceCreated | ChatAnswered,
     Field(discriminator="kind"),
 ]
 

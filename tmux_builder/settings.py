@@ -23,6 +23,7 @@ class CloudSettings(BaseSettings):
     table: str = "tmux-builder-table"
     agent_queue_url: str = ""
     events_queue_url: str = ""
+    chat_queue_url: str = ""
     artifacts_bucket: str = ""
     state_machine_arn: str = ""
     region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
@@ -37,6 +38,11 @@ class CloudSettings(BaseSettings):
     auto_approve: bool = False
     # How long one health_check invocation polls before it hands over to the state machine's Retry.
     health_check_budget_seconds: float = 120.0
+    # The only principal the per-user roles trust (the agent host's role ARN). Empty: the
+    # control plane's own identity, as on the embedded stack where both share credentials.
+    agent_principal_arn: str = ""
+    # A managed policy ARN set as the permissions boundary of every per-user role (optional).
+    user_permissions_boundary_arn: str = ""
 
 
 class AgentSettings(BaseSettings):

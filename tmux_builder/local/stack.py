@@ -263,6 +263,7 @@ class EmbeddedStack:
             "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"],
             "TMUX_BUILDER_AGENT_QUEUE_URL": outputs["AgentQueueUrl"],
             "TMUX_BUILDER_EVENTS_QUEUE_URL": outputs["EventsQueueUrl"],
+            "TMUX_BUILDER_CHAT_QUEUE_URL": outputs["ChatQueueUrl"],
             "TMUX_BUILDER_AGENT_AGENT_ID": agent.agent_id,
             "TMUX_BUILDER_AGENT_WORK_DIR": str(agent.work_dir),
             "TMUX_BUILDER_AGENT_TMUX_SOCKET": agent.socket,
