@@ -30,6 +30,10 @@ class ApiError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def headers(self) -> dict[str, str]:
+        """Extra response headers this error calls for (none by default)."""
+        return {}
+
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.code, "message": self.message}
         if self.fields:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from control_plane import store, tracking
+from control_plane import sessions, store, tracking
 from control_plane.auth import Principal, require_access
 from control_plane.builds import _start_state_machine as start_state_machine
 from control_plane.errors import Conflict, NotFound
@@ -70,5 +70,6 @@ def start_redeploy(execution_id: str, principal: Principal, from_step: FromStep)
     except store.ConditionFailed as exc:  # another redeploy took this number first
         raise Conflict("a redeploy of this site is already being started") from exc
     tracking.update_execution(new_id, from_step=from_step, source_execution_id=execution_id)
+    sessions.record_execution(user_id, session_id, new_id)
     start_state_machine(new_id, state)
     return new_id

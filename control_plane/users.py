@@ -31,7 +31,16 @@ def find_or_create(email: str, phone: str | None) -> UserRef:
         existing = store.get(keys.email_index(digest))
         if existing is None:  # deleted between the two calls: let the caller retry
             raise
-        return UserRef(existing["user_id"], is_new=False)
+        profile = store.get(keys.user(existing["user_id"])) or {}
+        if profile.get("status") != "deleted":
+            return UserRef(existing["user_id"], is_new=False)
+        # The address belonged to a user who was torn down: it starts over as a new user.
+        store.put(
+            {**keys.email_index(digest), "user_id": candidate, "created_at": now},
+            condition="#uid = :old",
+            names={"#uid": "user_id"},
+            values={":old": existing["user_id"]},
+        )
     store.put_new(
         {
             **keys.user(candidate),

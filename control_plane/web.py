@@ -58,9 +58,9 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def _error_response(exc: ApiError) -> Response:
-    headers = (
-        {"WWW-Authenticate": 'Bearer realm="tmux-builder"'} if exc.status_code == 401 else None
-    )
+    headers = exc.headers()
+    if exc.status_code == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="tmux-builder"'
     return json_response(exc.body(), exc.status_code, headers)
 
 

@@ -8,8 +8,15 @@ Layout (pk / sk):
 - ``EXEC#{execution_id}``  / ``META``                           an execution (build or redeploy)
 - ``EXEC#{execution_id}``  / ``STEP#{nn}#{step}``               one pipeline step of it
 - ``EXEC#{execution_id}``  / ``EVENT#{iso-time}#{seq}``         an activity event
-GSI1 (``gsi1pk`` / ``gsi1sk``) lists a user's executions:
-``USER#{user_id}`` / ``EXEC#{started_at}``.
+- ``SESSION#{session_id}`` / ``OWNER``                          session id -> its user
+- ``REQUEST#{request_id}`` / ``META``                           a public onboarding request
+- ``RATE#{scope}#{subject}`` / ``WINDOW#{epoch}``               a rate-limit counter (expires)
+- ``IDEMPOTENCY``          / ``{operation}#{hash}``             a create call's answer (expires)
+GSI1 (``gsi1pk`` / ``gsi1sk``):
+- ``USER#{user_id}`` / ``EXEC#{started_at}``                    a user's executions
+- ``SESSIONS``       / ``SESSION#{created_at}#{session_id}``    every session (admin listing)
+- ``REQUESTS``       / ``REQUEST#{created_at}#{request_id}``    every onboarding request
+Items that expire carry ``expiration`` (epoch seconds), the table's TTL attribute.
 """
 
 from __future__ import annotations
@@ -76,3 +83,107 @@ def user_executions_index(user_id: str, started_at_iso: str) -> dict[str, str]:
 def executions_of(user_id: str) -> tuple[str, str]:
     """(gsi1pk, gsi1sk prefix) to list a user's executions, oldest first."""
     return f"USER#{user_id}", "EXEC#"
+
+
+# ---- sessions by id, admin listings, onboarding, rate limits, idempotency ----------------
+
+SESSIONS_INDEX = "SESSIONS"
+REQUESTS_INDEX = "REQUESTS"
+IDEMPOTENCY_PK = "IDEMPOTENCY"
+EXPIRES_AT = "expiration"
+
+
+def session_owner(session_id: str) -> dict[str, str]:
+    """Pointer from a session id to the user that owns it (routes only get the session id)."""
+    return {PK: f"SESSION#{session_id}", SK: "OWNER"}
+
+
+def sessions_index(created_at_iso: str, session_id: str) -> dict[str, str]:
+    return {GSI1_PK: SESSIONS_INDEX, GSI1_SK: f"SESSION#{created_at_iso}#{session_id}"}
+
+
+def onboarding_request(request_id: str) -> dict[str, str]:
+    return {PK: f"REQUEST#{request_id}", SK: "META"}
+
+
+def requests_index(created_at_iso: str, request_id: str) -> dict[str, str]:
+    return {GSI1_PK: REQUESTS_INDEX, GSI1_SK: f"REQUEST#{created_at_iso}#{request_id}"}
+
+
+def rate_limit(scope: str, subject: str, window_start: int) -> dict[str, str]:
+    return {PK: f"RATE#{scope}#{subject}", SK: f"WINDOW#{window_start}"}
+
+
+# ---- uploads ------------------------------------------------------------------------------
+# Table: ``UPLOAD#{upload_id}`` / ``META`` is an upload (read by id, strongly consistent);
+# GSI1 ``UPLOADS#{user_id}#{session_id}`` / ``UPLOAD#{created_at}#{upload_id}`` lists a
+# session's uploads. Artifacts bucket: ``users/{user_id}/sessions/{session_id}/uploads/
+# {upload_id}/`` holds the file under the name we gave it and, once the control plane has
+# checked it, ``manifest.json``; the agent takes only uploads that have a manifest.
+
+UPLOAD_MANIFEST = "manifest.json"
+
+
+def upload(upload_id: str) -> dict[str, str]:
+    return {PK: f"UPLOAD#{upload_id}", SK: "META"}
+
+
+def session_uploads(user_id: str, session_id: str) -> str:
+    """GSI1 partition of one session's uploads."""
+    return f"UPLOADS#{user_id}#{session_id}"
+
+
+def session_uploads_index(
+    user_id: str, session_id: str, created_at_iso: str, upload_id: str
+) -> dict[str, str]:
+    return {
+        GSI1_PK: session_uploads(user_id, session_id),
+        GSI1_SK: f"UPLOAD#{created_at_iso}#{upload_id}",
+    }
+
+
+def uploads_prefix(user_id: str, session_id: str) -> str:
+    """Artifacts-bucket prefix of one session's uploads (ends with '/')."""
+    return f"users/{user_id}/sessions/{session_id}/uploads/"
+
+
+def upload_folder(user_id: str, session_id: str, upload_id: str) -> str:
+    return f"{uploads_prefix(user_id, session_id)}{upload_id}/"
+
+
+def upload_object(user_id: str, session_id: str, upload_id: str, stored_name: str) -> str:
+    return f"{upload_folder(user_id, session_id, upload_id)}{stored_name}"
+
+
+def upload_manifest(user_id: str, session_id: str, upload_id: str) -> str:
+    return f"{upload_folder(user_id, session_id, upload_id)}{UPLOAD_MANIFEST}"
+
+
+# ---- chat ---------------------------------------------------------------------------------
+# Table: ``SESSION#{session_id}`` / ``CHAT#{message_id}`` is a person's chat message and
+# ``CHAT#{message_id}#answer`` the AI's answer to it. Message ids start with their UTC time, so
+# a session's conversation reads oldest first, each answer right after its question.
+# Artifacts bucket: ``users/{user_id}/sessions/{session_id}/pane.txt`` is the latest capture of
+# the session's tmux pane, written by the agent at the end of every AI turn.
+
+CHAT_PREFIX = "CHAT#"
+_ANSWER_SUFFIX = "#answer"
+
+
+def chat_partition(session_id: str) -> str:
+    """The partition holding a session's conversation (next to its owner pointer)."""
+    return f"SESSION#{session_id}"
+
+
+def chat_message(session_id: str, message_id: str) -> dict[str, str]:
+    return {PK: chat_partition(session_id), SK: f"{CHAT_PREFIX}{message_id}"}
+
+
+def chat_answer(session_id: str, message_id: str) -> dict[str, str]:
+    """The answer to ``message_id``: one per message, so a repeated answer event is a no-op."""
+    return {PK: chat_partition(session_id), SK: f"{CHAT_PREFIX}{message_id}{_ANSWER_SUFFIX}"}
+
+
+def session_pane(user_id: str, session_id: str) -> str:
+    """Artifacts-bucket key of the latest capture of a session's tmux pane."""
+    return f"users/{user_id}/sessions/{session_id}/pane.txt"

@@ -60,8 +60,9 @@ def receive_task(stack: Any, execution_id: str) -> tuple[AgentTask, str]:
             QueueUrl=stack.outputs["AgentQueueUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=1
         )
         for message in answer.get("Messages", []):
-            task = AgentTask.model_validate_json(message["Body"])
-            if task.execution_id == execution_id:
+            body = json.loads(message["Body"])
+            task = AgentTask.model_validate(body) if body.get("kind", "task") == "task" else None
+            if task is not None and task.execution_id == execution_id:
                 return task, message["ReceiptHandle"]
             sqs.change_message_visibility(
                 QueueUrl=stack.outputs["AgentQueueUrl"],

@@ -63,8 +63,9 @@ def _next_task(stack: Any, execution_id: str) -> AgentTask:
         for message in sqs.receive_message(
             QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1
         ).get("Messages", []):
-            task = AgentTask.model_validate_json(message["Body"])
-            if task.execution_id == execution_id:
+            body = json.loads(message["Body"])
+            task = AgentTask.model_validate(body) if body.get("kind", "task") == "task" else None
+            if task is not None and task.execution_id == execution_id:
                 sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
                 return task
             sqs.change_message_visibility(
