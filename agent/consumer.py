@@ -5,6 +5,10 @@ HeartbeatSeconds) and extends the message's visibility, so a long AI turn is nei
 nor handed to another consumer. The message is deleted only after Step Functions has the
 answer; if this process dies first, the message comes back and the state machine's heartbeat
 timeout catches the silence.
+
+The same queue carries the control plane's commands (:class:`AgentCommand`, e.g. teardown of a
+user): they have no task token, are handed to ``handle_command``, and their message is deleted
+once handled; one for a user whose task is still running waits until the task is done.
 """
 
 from __future__ import annotations
@@ -22,13 +26,16 @@ from pydantic import ValidationError
 from agent.errors import StepError
 from agent.events import EventPublisher
 from tmux_builder import aws
-from tmux_builder.contracts import AgentTask
+from tmux_builder.contracts import AgentCommand, AgentTask, parse_agent_message
 from tmux_builder.pipeline import AGENT_RESULT_FIELD
 
 log = logging.getLogger(__name__)
 
 # Step Functions error name for a failure the agent did not anticipate.
 UNEXPECTED_ERROR = "AgentError"
+# A command for a user with a task in flight waits this long (it would pull the folder from
+# under a running AI turn).
+COMMAND_RETRY_SECONDS = 30
 
 
 def _log_crash(future: Future[None]) -> None:
@@ -55,9 +62,11 @@ class Consumer:
         heartbeat_seconds: float = 20.0,
         visibility_seconds: int = 120,
         wait_seconds: int = 5,
+        handle_command: Callable[[AgentCommand], Any] | None = None,
     ) -> None:
         self._queue_url = queue_url
         self._handle = handle
+        self._handle_command = handle_command
         self._events = events
         self._concurrency = max(1, concurrency)
         self._heartbeat_seconds = heartbeat_seconds
@@ -106,13 +115,17 @@ class Consumer:
     def _accept(self, message: dict[str, Any]) -> None:
         receipt = message["ReceiptHandle"]
         try:
-            task = AgentTask.model_validate_json(message["Body"])
+            parsed = parse_agent_message(message["Body"])
         except ValidationError as exc:
             # Unreadable: make it visible again at once so the redrive policy moves it to the
             # DLQ after maxReceiveCount deliveries, instead of blocking for the full timeout.
             log.error("poison message %s: %s", message.get("MessageId"), exc)
             self._change_visibility(receipt, 0)
             return
+        if isinstance(parsed, AgentCommand):
+            self._accept_command(parsed, receipt)
+            return
+        task = parsed
         key = f"{task.execution_id}/{task.step.value}/{task.attempt}"
         with self._lock:
             if key in self._in_flight:
@@ -122,6 +135,34 @@ class Consumer:
             self._in_flight[key] = flight
         future: Future[None] = self._pool.submit(self._run_task, key, flight)
         future.add_done_callback(_log_crash)
+
+    def _accept_command(self, command: AgentCommand, receipt: str) -> None:
+        """Commands get no Step Functions answer: the message is deleted once handled."""
+        if self._handle_command is None:
+            log.error("no handler for %s commands; message returned to the queue", command.kind)
+            self._change_visibility(receipt, 0)
+            return
+        with self._lock:
+            busy = any(f.task.user_id == command.user_id for f in self._in_flight.values())
+        if busy:
+            log.info("%s for %s waits for its task in flight", command.kind, command.user_id[:12])
+            self._change_visibility(receipt, COMMAND_RETRY_SECONDS)
+            return
+        future: Future[None] = self._pool.submit(
+            self._run_command, self._handle_command, command, receipt
+        )
+        future.add_done_callback(_log_crash)
+
+    def _run_command(
+        self, handle: Callable[[AgentCommand], Any], command: AgentCommand, receipt: str
+    ) -> None:
+        try:
+            handle(command)
+        except Exception:
+            # Kept: the message comes back after the visibility timeout (DLQ after the limit).
+            log.exception("%s for %s failed", command.kind, command.user_id[:12])
+            return
+        self._delete(receipt)
 
     def _run_task(self, key: str, flight: _InFlight) -> None:
         task = flight.task

@@ -52,3 +52,33 @@ class PlanMissingError(StepError):
     """create_plan finished but the plan file is missing or empty."""
 
     error_code: ClassVar[str] = "PlanMissing"
+
+
+class AiTurnError(StepError):
+    """The AI's turn did not complete; subclasses name how (the pane tail is stored)."""
+
+    error_code: ClassVar[str] = "AiTurnFailed"
+
+
+class EngineNotReadyError(AiTurnError):
+    """The CLI did not come up in the pane."""
+
+    error_code: ClassVar[str] = "EngineNotReady"
+
+
+class PromptNotDeliveredError(AiTurnError):
+    """The CLI never confirmed taking the instruction, after every retry."""
+
+    error_code: ClassVar[str] = "PromptNotDelivered"
+
+
+class TurnTimeoutError(AiTurnError):
+    """The turn did not end within the step's time limit."""
+
+    error_code: ClassVar[str] = "TurnTimeout"
+
+
+class EngineExitedError(AiTurnError):
+    """The CLI exited in the middle of the turn."""
+
+    error_code: ClassVar[str] = "EngineExited"

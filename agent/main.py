@@ -12,13 +12,16 @@ import signal
 import threading
 from typing import Any
 
+from agent import credentials
 from agent.artifacts import Artifacts
+from agent.chat_consumer import ChatConsumer, PaneCapture, start_chat_consumer
 from agent.consumer import Consumer
 from agent.edge import Edge
 from agent.engine.claude_code import ClaudeCodeEngine
 from agent.events import EventPublisher
 from agent.notify_hub import NotifyHub
 from agent.step_handlers import StepContext, StepHandlers
+from agent.teardown import UserTeardown
 from agent.tmux_sessions import TmuxSessions
 from tmux_builder.contracts import ActivityType, AgentTask
 from tmux_builder.settings import AgentSettings, CloudSettings
@@ -68,6 +71,7 @@ def run_agent(settings: AgentSettings | None = None, cloud: CloudSettings | None
     hub = NotifyHub(on_activity=relay).start()
     sessions = TmuxSessions(settings.tmux_socket, settings.agent_id)
     engine = ClaudeCodeEngine(settings, sessions, hub)
+    panes = PaneCapture(cloud.artifacts_bucket, sessions)
     handlers = StepHandlers(
         StepContext(
             settings=settings,
@@ -76,6 +80,7 @@ def run_agent(settings: AgentSettings | None = None, cloud: CloudSettings | None
             events=events,
             artifacts=Artifacts(cloud.artifacts_bucket),
             edge=Edge.from_settings(cloud.edge),
+            panes=panes,
         )
     )
 
@@ -92,17 +97,23 @@ def run_agent(settings: AgentSettings | None = None, cloud: CloudSettings | None
         events,
         concurrency=settings.concurrency,
         heartbeat_seconds=settings.heartbeat_seconds,
+        handle_command=UserTeardown(settings.work_dir, sessions, credentials.forget_user),
     )
+
+    chat: ChatConsumer | None = None
 
     def shutdown(signum: int, _frame: Any) -> None:
         log.info(
             "signal %s: finishing %d task(s), taking no new work", signum, consumer.in_flight()
         )
         consumer.stop()
+        if chat is not None:
+            chat.stop()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     adopted = sessions.adopt()
+    chat = start_chat_consumer(settings, cloud, engine)  # None without a chat queue
     log.info(
         "agent %s polling %s (work dir %s, %d session(s) adopted)",
         settings.agent_id,
@@ -113,6 +124,9 @@ def run_agent(settings: AgentSettings | None = None, cloud: CloudSettings | None
     try:
         consumer.run()
     finally:
+        if chat is not None:
+            chat.stop()
+            chat.join(timeout=settings.turn_timeout_seconds)
         hub.stop()
     log.info("agent %s stopped", settings.agent_id)
     return 0

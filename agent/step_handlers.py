@@ -15,10 +15,29 @@ from pathlib import Path
 from typing import Any
 
 from agent.artifacts import Artifacts
-from agent.errors import CodeMissingError, E2EError, PlanMissingError, StepError
+from agent.chat_consumer import PaneCapture
+from agent.engine.base import (
+    EngineError,
+    EngineExited,
+    EngineNotReady,
+    PromptNotDelivered,
+    TurnTimeout,
+)
+from agent.errors import (
+    AiTurnError,
+    CodeMissingError,
+    E2EError,
+    EngineExitedError,
+    EngineNotReadyError,
+    PlanMissingError,
+    PromptNotDeliveredError,
+    StepError,
+    TurnTimeoutError,
+)
 from agent.events import EventPublisher
 from agent.prompts import task_prompt
 from agent.session_setup import prepare_workspace
+from agent.uploads_sync import sync_uploads, uploads_instruction
 from agent.workspace import Workspace
 from tmux_builder import naming
 from tmux_builder.contracts import ActivityType, AgentTask, DeployResult, SiteSpec
@@ -32,6 +51,15 @@ class InvalidTask(StepError):
     error_code = "InvalidTask"
 
 
+# Engine errors as the state machine knows them (the status page names what went wrong).
+_TURN_ERRORS: dict[type[EngineError], type[AiTurnError]] = {
+    EngineNotReady: EngineNotReadyError,
+    PromptNotDelivered: PromptNotDeliveredError,
+    TurnTimeout: TurnTimeoutError,
+    EngineExited: EngineExitedError,
+}
+
+
 @dataclass
 class StepContext:
     """Everything a handler needs, built once by the agent's main."""
@@ -42,6 +70,7 @@ class StepContext:
     events: EventPublisher
     artifacts: Artifacts
     edge: Any  # agent.edge.Edge
+    panes: PaneCapture | None = None
 
 
 class StepHandlers:
@@ -74,6 +103,11 @@ class StepHandlers:
             raise InvalidTask("the task carries no requirements document")
         return self.ctx.artifacts.read_text(task.state.requirements_key)
 
+    def _uploads(self, task: AgentTask, ws: Workspace) -> str:
+        """The session's accepted uploads, copied in under their stored names, as prompt lines."""
+        uploads = sync_uploads(self.ctx.artifacts, task.user_id, task.session_id, ws.uploads_dir)
+        return uploads_instruction(uploads)
+
     def _keys(self, task: AgentTask) -> naming.ArtifactKeys:
         return naming.ArtifactKeys(task.user_id, task.session_id, task.execution_id)
 
@@ -83,10 +117,23 @@ class StepHandlers:
         )
 
     def _ai_turn(self, task: AgentTask, ws: Workspace, prompt: str) -> str:
-        self.ctx.engine.ensure_started(ws)
-        result = self.ctx.engine.run_turn(
-            ws, task.task_id, prompt, timeout=self.ctx.settings.turn_timeout_seconds
-        )
+        source = f"step:{task.step.value}"
+        try:
+            self.ctx.engine.ensure_started(ws)
+            result = self.ctx.engine.run_turn(
+                ws, task.task_id, prompt, timeout=self.ctx.settings.turn_timeout_seconds
+            )
+        except EngineError as error:
+            stored = self.ctx.panes is not None and self.ctx.panes.capture(
+                task.user_id, task.session_id, source, fallback=error.pane_tail
+            )
+            where = " (the pane's last output is stored with the session)" if stored else ""
+            failure = next(
+                (v for k, v in _TURN_ERRORS.items() if isinstance(error, k)), AiTurnError
+            )
+            raise failure(f"{error}{where}") from error
+        if self.ctx.panes is not None:
+            self.ctx.panes.capture(task.user_id, task.session_id, source)
         summary_path = ws.summary_path(task.task_id)
         if summary_path.exists():
             self.ctx.artifacts.upload_file(
@@ -109,7 +156,8 @@ class StepHandlers:
         requirements = self._requirements(task)
         (ws.dir / "requirements.md").write_text(requirements, encoding="utf-8")
         self._activity(task, "Planning the site...")
-        self._ai_turn(task, ws, task_prompt(Step.CREATE_PLAN, task.task_id, site, requirements))
+        prompt = task_prompt(Step.CREATE_PLAN, task.task_id, site, requirements)
+        self._ai_turn(task, ws, prompt + self._uploads(task, ws))
         plan = ws.dir / "plan.md"
         if not plan.is_file() or not plan.read_text(encoding="utf-8").strip():
             raise PlanMissingError("the AI finished without writing plan.md")
@@ -119,7 +167,8 @@ class StepHandlers:
         ws = self._workspace(task, site)
         requirements = self._requirements(task)
         self._activity(task, "Writing the site's code...")
-        self._ai_turn(task, ws, task_prompt(Step.GENERATE_CODE, task.task_id, site, requirements))
+        prompt = task_prompt(Step.GENERATE_CODE, task.task_id, site, requirements)
+        self._ai_turn(task, ws, prompt + self._uploads(task, ws))
         if not (ws.code_dir / "index.html").is_file():
             raise CodeMissingError("the AI finished without writing code/index.html")
         key, count = self.ctx.artifacts.upload_tree(ws.code_dir, self._keys(task).code_snapshot)
@@ -131,13 +180,16 @@ class StepHandlers:
         return built if (built / "index.html").is_file() else ws.code_dir
 
     def deploy(self, task: AgentTask, site: SiteSpec) -> dict[str, Any]:
-        import boto3
-
+        """Deploy as the user's own role: the agent's credentials never touch the user's site."""
+        from agent.credentials import session_for_user
         from agent.deploy.aws_static import deploy_static_site
 
+        if not task.state.identity_role_arn:
+            raise InvalidTask("the task carries no identity_role_arn (create_user did not run)")
+        user_session = session_for_user(task.state.identity_role_arn, task.user_id)
         ws = self._workspace(task, site)
         outcome = deploy_static_site(
-            boto3.Session(),
+            user_session,
             self._site_dir(ws),
             bucket=site.resource_name,
             tags=naming.resource_tags(task.user_id, task.session_id, site.site_type.value),

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from control_plane import health, requirements_doc, sessions, tracking, users
+from control_plane import health, iam_identity, requirements_doc, sessions, tracking, users
 from control_plane.errors import InvalidStepInput
 from control_plane.observability import logger
 from tmux_builder.contracts import ActivityType, PipelineState, utc_now_iso
@@ -53,9 +53,11 @@ def run_step(
 
 
 def create_user(state: PipelineState) -> PipelineState:
+    """The user exists and has their own cloud identity, which the agent will deploy as."""
     users.get(state.user_id)
+    role_arn = iam_identity.ensure_identity(state.user_id)
     users.mark_identity_ready(state.user_id)
-    return state
+    return state.model_copy(update={"identity_role_arn": role_arn})
 
 
 def create_session(state: PipelineState) -> PipelineState:

@@ -139,6 +139,20 @@ def resource_tags(user_id: str, session_id: str, site_type: str) -> dict[str, st
     }
 
 
+IDENTITY_ROLE_PREFIX = "tmux-user-"
+IDENTITY_POLICY_PREFIX = "tmux-policy-"
+
+
+def identity_role_name(user_id: str) -> str:
+    """The user's own IAM role, ``tmux-user-{prefix}``: the agent deploys as it."""
+    return f"{IDENTITY_ROLE_PREFIX}{user_prefix(user_id)}"
+
+
+def identity_policy_name(user_id: str) -> str:
+    """The role's inline policy, ``tmux-policy-{prefix}``."""
+    return f"{IDENTITY_POLICY_PREFIX}{user_prefix(user_id)}"
+
+
 def tmux_session_name(user_id: str) -> str:
     if not USER_ID_RE.match(user_id):
         raise ValueError(f"not a user id: {user_id!r}")

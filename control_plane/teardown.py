@@ -1,0 +1,390 @@
+"""Teardown: remove every cloud resource recorded for a session or a user, and mark the records.
+
+Why it works from the records: every resource the system creates is recorded
+(``RESOURCE#{type}#{id}``) before or when it exists, so the records are the list of what to
+remove; nothing is found by guessing names. The records come partly from the agent, so before
+anything is deleted it is checked to be the user's (named ``tmux-{prefix}-*`` or tagged with
+the user's id): a wrong record can never make the operator delete someone else's resource.
+
+Teardown runs with the control plane's own credentials (the operator side). It is idempotent:
+removed resources are marked ``deleted`` and skipped next time, resources already gone count as
+removed, and a resource that could not be removed stays in the report (and in the table, marked
+``delete_failed``) so that running teardown again finishes the job. Nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from control_plane import iam_identity, sessions, store, tracking, users
+from control_plane.observability import logger
+from tmux_builder import aws, keys, naming
+from tmux_builder.contracts import AgentCommand, utc_now_iso
+from tmux_builder.settings import cloud
+
+RESOURCE_BUCKET = "s3_bucket"
+RESOURCE_DISTRIBUTION = "cloudfront_distribution"
+RESOURCE_ORIGIN_ACCESS_CONTROL = "cloudfront_oac"
+DELETED = "deleted"
+DELETE_FAILED = "delete_failed"
+_DELETE_BATCH = 1000
+# A distribution must be disabled (and the change deployed) before it can be deleted.
+_REMOVAL_ORDER = (RESOURCE_DISTRIBUTION, RESOURCE_ORIGIN_ACCESS_CONTROL, RESOURCE_BUCKET)
+
+
+@dataclass
+class TeardownReport:
+    """What a teardown removed, and what it could not remove (type, id, reason)."""
+
+    removed: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def extend(self, other: TeardownReport) -> None:
+        self.removed.extend(other.removed)
+        self.failed.extend(other.failed)
+
+
+class NotRemoved(Exception):
+    """A resource teardown did not remove; the message is the reason in the report."""
+
+
+class NotOwned(NotRemoved):
+    """The recorded resource is not the user's (name or tags say otherwise); left alone."""
+
+
+class StillDisabling(NotRemoved):
+    """A distribution was disabled but the change is not deployed yet; run teardown again."""
+
+
+# --- entry points --------------------------------------------------------------------------------
+
+
+def teardown_session(
+    user_id: str, session_id: str, *, distribution_wait_seconds: float = 0.0
+) -> TeardownReport:
+    """Remove one site: its resources; its tmux session and folder if it was the user's last.
+
+    Raises :class:`control_plane.errors.SessionNotFound` for an unknown session.
+    """
+    naming.user_prefix(user_id)
+    sessions.get(user_id, session_id)
+    report = _stop_running_builds(user_id, {session_id})
+    report.extend(_remove_session(user_id, session_id, distribution_wait_seconds))
+    if not _live_sessions(user_id):
+        report.extend(_tell_agent(user_id))
+    _log(report, user_id, session_id)
+    return report
+
+
+def teardown_user(user_id: str, *, distribution_wait_seconds: float = 0.0) -> TeardownReport:
+    """Remove everything of the user: every site, the IAM identity, the tmux session and folder.
+
+    Raises :class:`control_plane.errors.UserNotFound` for an unknown user.
+    """
+    naming.user_prefix(user_id)
+    users.get(user_id)
+    session_ids = {item["session_id"] for item in _sessions_of(user_id)}
+    report = _stop_running_builds(user_id, session_ids)
+    for session_id in sorted(session_ids):
+        report.extend(_remove_session(user_id, session_id, distribution_wait_seconds))
+    # Resources of sessions that have no record (or none at all) still belong to the user.
+    strays = [
+        r
+        for r in _active_resources(user_id)
+        if r["session_id"] not in session_ids and r["resource_type"] != iam_identity.RESOURCE_TYPE
+    ]
+    report.extend(_remove_resources(user_id, strays, distribution_wait_seconds))
+    report.extend(_remove_identity(user_id))
+    report.extend(_tell_agent(user_id))
+    _mark(keys.user(user_id), DELETED if report.ok else DELETE_FAILED)
+    _log(report, user_id)
+    return report
+
+
+# --- sessions and records -----------------------------------------------------------------------
+
+
+def _sessions_of(user_id: str) -> list[dict[str, Any]]:
+    pk, prefix = keys.sessions_of(user_id)
+    return list(store.query(pk, sk_prefix=prefix))
+
+
+def _live_sessions(user_id: str) -> list[str]:
+    """Sessions not being deleted (a completed site is still live: it can be restored)."""
+    gone = {DELETED, DELETE_FAILED}
+    return [s["session_id"] for s in _sessions_of(user_id) if s.get("status") not in gone]
+
+
+def _active_resources(user_id: str) -> list[dict[str, Any]]:
+    return [r for r in tracking.resources_of(user_id) if r.get("status") != DELETED]
+
+
+def _remove_session(user_id: str, session_id: str, wait_seconds: float) -> TeardownReport:
+    records = [r for r in _active_resources(user_id) if r["session_id"] == session_id]
+    report = _remove_resources(user_id, records, wait_seconds)
+    _mark(keys.session(user_id, session_id), DELETED if report.ok else DELETE_FAILED)
+    return report
+
+
+def _mark(key: dict[str, str], status: str, **fields: Any) -> None:
+    stamp = {"deleted_at": utc_now_iso()} if status == DELETED else {}
+    store.update(
+        key,
+        {"status": status, **stamp, **fields},
+        condition="attribute_exists(#pk)",
+        names={"#pk": keys.PK},
+    )
+
+
+def _stop_running_builds(user_id: str, session_ids: set[str]) -> TeardownReport:
+    """Stop the session's running executions first, so no step re-creates what is removed."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    report = TeardownReport()
+    pk, prefix = keys.executions_of(user_id)
+    arn_base = cloud().state_machine_arn.replace(":stateMachine:", ":execution:")
+    for execution in store.query(pk, sk_prefix=prefix, index=keys.GSI1):
+        if execution.get("session_id") not in session_ids or execution.get("status") != "running":
+            continue
+        execution_id = execution["execution_id"]
+        try:
+            aws.client("stepfunctions").stop_execution(
+                executionArn=f"{arn_base}:{execution_id}",
+                error="SiteDeleted",
+                cause="the site was deleted",
+            )
+        except ClientError as exc:
+            if _code(exc) != "ExecutionDoesNotExist":
+                report.failed.append(("execution", execution_id, _describe(exc)))
+        except BotoCoreError as exc:
+            report.failed.append(("execution", execution_id, str(exc)))
+    return report
+
+
+# --- resources -----------------------------------------------------------------------------------
+
+
+def _removal_rank(record: dict[str, Any]) -> int:
+    kind = record["resource_type"]
+    return _REMOVAL_ORDER.index(kind) if kind in _REMOVAL_ORDER else len(_REMOVAL_ORDER)
+
+
+def _remove_resources(
+    user_id: str, records: Iterable[dict[str, Any]], wait_seconds: float
+) -> TeardownReport:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    report = TeardownReport()
+    for record in sorted(records, key=_removal_rank):
+        kind, resource_id = record["resource_type"], record["resource_id"]
+        key = keys.resource(user_id, kind, resource_id)
+        remover = _REMOVERS.get(kind)
+        if remover is None:
+            reason = f"teardown cannot remove resources of type {kind!r} yet"
+            report.failed.append((kind, resource_id, reason))
+            _mark(key, DELETE_FAILED, delete_error=reason)
+            continue
+        try:
+            remover(user_id, resource_id, record.get("metadata") or {}, wait_seconds)
+        except NotRemoved as exc:
+            reason = str(exc)
+        except ClientError as exc:
+            reason = _describe(exc)
+        except BotoCoreError as exc:
+            reason = str(exc)
+        else:
+            report.removed.append((kind, resource_id))
+            _mark(key, DELETED)
+            continue
+        report.failed.append((kind, resource_id, reason))
+        _mark(key, DELETE_FAILED, delete_error=reason[:1000])
+    return report
+
+
+def _remove_identity(user_id: str) -> TeardownReport:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    report = TeardownReport()
+    name = iam_identity.role_name(user_id)
+    try:
+        deleted = iam_identity.delete_identity(user_id)
+    except iam_identity.IdentityConflict as exc:
+        report.failed.append((iam_identity.RESOURCE_TYPE, name, str(exc)))
+    except ClientError as exc:
+        report.failed.append((iam_identity.RESOURCE_TYPE, name, _describe(exc)))
+    except BotoCoreError as exc:
+        report.failed.append((iam_identity.RESOURCE_TYPE, name, str(exc)))
+    else:
+        if deleted:
+            report.removed.append((iam_identity.RESOURCE_TYPE, name))
+    status = DELETED if report.ok else DELETE_FAILED
+    for record in _active_resources(user_id):
+        if record["resource_type"] == iam_identity.RESOURCE_TYPE:
+            _mark(keys.resource(user_id, record["resource_type"], record["resource_id"]), status)
+    return report
+
+
+def _remove_bucket(user_id: str, bucket: str, metadata: dict[str, str], _wait: float) -> None:
+    """Every object version and delete marker, then the bucket; a missing bucket is fine."""
+    _require_user_name(user_id, bucket)
+    s3 = aws.client("s3", metadata.get("region") or None)
+    if not _bucket_is_users(s3, bucket, user_id):
+        return
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        entries = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        ]
+        for start in range(0, len(entries), _DELETE_BATCH):
+            answer = s3.delete_objects(
+                Bucket=bucket,
+                Delete={"Objects": entries[start : start + _DELETE_BATCH], "Quiet": True},
+            )
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise NotRemoved(f"cannot empty {bucket}: {first.get('Key')}: {first.get('Code')}")
+    s3.delete_bucket(Bucket=bucket)
+
+
+def _bucket_is_users(s3: Any, bucket: str, user_id: str) -> bool:
+    """False when the bucket is gone; :class:`NotOwned` when tagged for someone else."""
+    from botocore.exceptions import ClientError
+
+    try:
+        tag_set = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    except ClientError as exc:
+        if _code(exc) == "NoSuchBucket":
+            return False
+        if _code(exc) == "NoSuchTagSet":  # a deploy that died before tagging: the name decides
+            return True
+        raise
+    owner = {t["Key"]: t["Value"] for t in tag_set}.get("UserGUID")
+    if owner is not None and owner != user_id:
+        raise NotOwned(f"bucket {bucket} is tagged for another user; left alone")
+    return True
+
+
+def _remove_distribution(
+    user_id: str, distribution_id: str, _metadata: dict[str, str], wait_seconds: float
+) -> None:
+    """Disable, wait for the change to be deployed, delete with the current ETag."""
+    from botocore.exceptions import ClientError
+
+    cloudfront = aws.client("cloudfront")
+    try:
+        found = cloudfront.get_distribution(Id=distribution_id)
+    except ClientError as exc:
+        if _code(exc) == "NoSuchDistribution":
+            return
+        raise
+    distribution = found["Distribution"]
+    tags = cloudfront.list_tags_for_resource(Resource=distribution["ARN"])["Tags"]
+    owner = {t["Key"]: t["Value"] for t in tags.get("Items", [])}.get("UserGUID")
+    if owner != user_id:
+        raise NotOwned(f"distribution {distribution_id} is not tagged for this user; left alone")
+    etag = found["ETag"]
+    config = distribution["DistributionConfig"]
+    if config.get("Enabled"):
+        updated = cloudfront.update_distribution(
+            Id=distribution_id, IfMatch=etag, DistributionConfig={**config, "Enabled": False}
+        )
+        etag, distribution = updated["ETag"], updated["Distribution"]
+    if distribution.get("Status") != "Deployed":
+        etag = _wait_deployed(cloudfront, distribution_id, wait_seconds)
+    cloudfront.delete_distribution(Id=distribution_id, IfMatch=etag)
+
+
+def _wait_deployed(cloudfront: Any, distribution_id: str, wait_seconds: float) -> str:
+    """The ETag once the distribution is Deployed; :class:`StillDisabling` after the wait."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        found = cloudfront.get_distribution(Id=distribution_id)
+        if found["Distribution"].get("Status") == "Deployed":
+            return str(found["ETag"])
+        if time.monotonic() >= deadline:
+            raise StillDisabling(
+                f"distribution {distribution_id} is being disabled; run teardown again later"
+            )
+        time.sleep(min(15.0, max(deadline - time.monotonic(), 0.0)))
+
+
+def _remove_origin_access_control(
+    user_id: str, control_id: str, _metadata: dict[str, str], _wait: float
+) -> None:
+    from botocore.exceptions import ClientError
+
+    cloudfront = aws.client("cloudfront")
+    try:
+        found = cloudfront.get_origin_access_control(Id=control_id)
+    except ClientError as exc:
+        if _code(exc) == "NoSuchOriginAccessControl":
+            return
+        raise
+    name = found["OriginAccessControl"]["OriginAccessControlConfig"]["Name"]
+    _require_user_name(user_id, name)
+    cloudfront.delete_origin_access_control(Id=control_id, IfMatch=found.get("ETag", ""))
+
+
+def _require_user_name(user_id: str, name: str) -> None:
+    if not name.startswith(f"tmux-{naming.user_prefix(user_id)}-"):
+        raise NotOwned(f"{name} is not named for this user; left alone")
+
+
+_Remover = Callable[[str, str, dict[str, str], float], None]
+_REMOVERS: dict[str, _Remover] = {
+    RESOURCE_BUCKET: _remove_bucket,
+    RESOURCE_DISTRIBUTION: _remove_distribution,
+    RESOURCE_ORIGIN_ACCESS_CONTROL: _remove_origin_access_control,
+}
+
+
+# --- the agent -----------------------------------------------------------------------------------
+
+
+def _tell_agent(user_id: str) -> TeardownReport:
+    """Ask the agent to kill the user's tmux session and remove their folders (idempotent)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    report = TeardownReport()
+    queue_url = cloud().agent_queue_url
+    if not queue_url:
+        report.failed.append(("agent_command", user_id, "no agent queue is configured"))
+        return report
+    try:
+        aws.client("sqs").send_message(
+            QueueUrl=queue_url, MessageBody=AgentCommand(user_id=user_id).model_dump_json()
+        )
+    except (ClientError, BotoCoreError) as exc:
+        report.failed.append(("agent_command", user_id, str(exc)))
+    return report
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def _describe(exc: Exception) -> str:
+    error = getattr(exc, "response", {}).get("Error", {})
+    return f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}".rstrip(": ")
+
+
+def _log(report: TeardownReport, user_id: str, session_id: str | None = None) -> None:
+    logger.info(
+        "teardown finished" if report.ok else "teardown incomplete",
+        extra={
+            "user_id": user_id,
+            "session_id": session_id,
+            "removed": len(report.removed),
+            "failed": [f"{kind} {rid}: {reason}" for kind, rid, reason in report.failed],
+        },
+    )
