@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from control_plane import tracking
+from control_plane import chat, tracking
 from tmux_builder.contracts import (
     Activity,
     AgentEventEnvelope,
+    ChatAnswered,
     ResourceCreated,
     StepFailed,
     StepStarted,
@@ -39,6 +40,8 @@ def apply(body: str) -> None:
             tracking.add_activity(
                 event.execution_id, event.type, event.message, event.step, at=event.at
             )
+        case ChatAnswered():
+            chat.record_answer(event)
         case ResourceCreated():
             tracking.record_resource(
                 event.user_id,

@@ -13,8 +13,11 @@ A task turn goes:
    and writing it again;
 5. end the turn with a short markdown answer (the chat message users see).
 
-A message that names no prompt file is chat (:func:`chat_reply`); a request without tools is a
-side request such as a session title (:func:`side_reply`), answered with text, never a tool call.
+A chat message arrives the same way, as a prompt file ``prompts/chat-<id>.txt``: the turn reads
+it and the site's files and writes what the message changes (:mod:`chat_edits`). A message that
+names no prompt file (typed into the pane) gets a text answer (:func:`chat_reply`); a request
+without tools is a side request such as a session title (:func:`side_reply`), answered with
+text, never a tool call.
 """
 
 from __future__ import annotations
@@ -24,6 +27,13 @@ import json
 import posixpath
 import re
 
+from tmux_builder.offline_model.chat_edits import (
+    CHAT_INPUTS,
+    ChatPromptError,
+    chat_deliverable,
+    is_chat_reference,
+    parse_chat_prompt,
+)
 from tmux_builder.offline_model.conversation import Conversation, ToolCall, strip_line_numbers
 from tmux_builder.offline_model.deliverables import (
     Deliverable,
@@ -59,6 +69,8 @@ def decide(conversation: Conversation) -> AssistantReply:
     reference = find_prompt_reference(conversation.prompt)
     if reference is None:
         return chat_reply(conversation)
+    if is_chat_reference(reference):
+        return _ChatTurn(conversation, reference).next_reply()
     return _TaskTurn(conversation, reference).next_reply()
 
 
@@ -73,12 +85,13 @@ def side_reply(conversation: Conversation) -> AssistantReply:
 
 
 def chat_reply(conversation: Conversation) -> AssistantReply:
-    """A chat message (no prompt file). The offline model cannot edit the site from chat yet."""
+    """Words typed into the pane, not a prompt file: answered, nothing changed."""
     echo = _gist(conversation.prompt, words=40, chars=240)
     return AssistantReply.text(
-        "I'm the offline model standing in for Claude on this machine. I build from task "
-        "prompt files (`prompts/<task>.txt`): the plan, the site's code and its end-to-end "
-        "tests. Changing the site from a chat message is not supported offline yet, so "
+        "I'm the offline model standing in for Claude on this machine. I work from prompt "
+        "files: tasks (`prompts/<task>.txt`) build the plan, the site's code and its end-to-end "
+        "tests, and chat messages (`prompts/chat-<id>.txt`, written when you use the chat) "
+        "change the site. Words typed straight into this pane are not one of those, so "
         f"nothing was changed for: \u201c{md(echo)}\u201d."
     )
 
@@ -205,6 +218,39 @@ class _TaskTurn:
             name=name,
             input=tool_input,
         )
+
+
+class _ChatTurn(_TaskTurn):
+    """A chat message's turn: its prompt file, then the site's files, then the changed files."""
+
+    def next_reply(self) -> AssistantReply:
+        if not self.working_dir:
+            return AssistantReply.text(
+                f"I can't tell which directory I'm working in, so I can't open `{self.reference}`."
+            )
+        prompt_read = self._last_read(self.absolute(self.reference))
+        if prompt_read is None:
+            return self._reads([self.absolute(self.reference)])
+        if not prompt_read.succeeded:
+            return AssistantReply.text(
+                f"I could not read `{self.reference}`: {_first_line(prompt_read.result)}"
+            )
+        try:
+            chat = parse_chat_prompt(
+                strip_line_numbers(prompt_read.result or ""),
+                fallback_id=task_id_from_path(self.reference),
+            )
+        except ChatPromptError as error:
+            return AssistantReply.text(f"`{self.reference}` is not a chat message: {error}.")
+        unread = [
+            self.absolute(path)
+            for path in CHAT_INPUTS
+            if self._last_read(self.absolute(path)) is None
+        ]
+        if unread:
+            return self._reads(unread)
+        texts = {path: self._read_text(self.absolute(path)) for path in CHAT_INPUTS}
+        return self._write_step(chat_deliverable(chat.message, texts))
 
 
 def _final_answer(deliverable: Deliverable, failed: dict[str, str]) -> str:
