@@ -225,13 +225,20 @@ class TmuxSessions:
         return "\n".join(text.splitlines()[-lines:])
 
     def paste_line(self, user_id: str, text: str) -> None:
-        """Paste one line into the pane as a bracketed paste, then press Enter.
+        """Paste one line into the pane as a bracketed paste, then press Enter."""
+        self.paste(user_id, text)
+        time.sleep(PASTE_SETTLE_SECONDS)
+        self.send_enter(user_id)
+
+    def paste(self, user_id: str, text: str) -> None:
+        """Paste one line into the pane as a bracketed paste, without pressing Enter.
 
         The text goes through a private temporary file and ``load-buffer``: passing it as a
-        tmux argument would let tmux parse a trailing ``;`` as a command separator.
+        tmux argument would let tmux parse a trailing ``;`` as a command separator. tmux adds
+        the paste brackets only once the program has asked for them (mode 2004).
         """
         if not text or "\n" in text or "\r" in text:
-            raise ValueError("paste_line takes exactly one non-empty line")
+            raise ValueError("paste takes exactly one non-empty line")
         target = self._own_target(user_id)
         buffer_name = f"tmux_builder_{secrets.token_hex(8)}"
         fd, path = tempfile.mkstemp(prefix="tmux-builder-paste-")
@@ -242,8 +249,6 @@ class TmuxSessions:
         finally:
             Path(path).unlink(missing_ok=True)
         self._cmd("paste-buffer", "-p", "-d", "-b", buffer_name, "-t", target)
-        time.sleep(PASTE_SETTLE_SECONDS)
-        self._cmd("send-keys", "-t", target, "Enter")
 
     def send_enter(self, user_id: str) -> None:
         """Press Enter in the pane (to submit a line that is already in the input)."""

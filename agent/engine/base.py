@@ -9,6 +9,14 @@ A turn: the prompt is written to ``prompts/{task_id}.txt``; one line naming that
 into the pane; the hub confirms the CLI took it (``UserPromptSubmit`` naming the file) and then
 reports the end of the turn (``Stop``). Turns of one user are serialized, so queued messages
 reach the CLI in order.
+
+Delivery assumes what every TUI does: it shows its input, and an Enter on an empty input submits
+nothing. The line is pasted without Enter; Enter follows once the pane shows the line (a CLI that
+is busy or not yet reading drops a paste, and a paste that never shows is pasted again). Enter is
+pressed again while the line stays on the screen without a ``UserPromptSubmit`` (a TUI may
+swallow an Enter that arrives too soon after a paste). Once the line has left the screen the CLI
+took it: it is never pasted again, however late its signal (that would submit it twice).
+``tests/fixtures/hard_tui.py`` plays each of these cases.
 """
 
 from __future__ import annotations
@@ -19,10 +27,10 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from agent.notify_hub import HubTimeout, SessionEnded, UnknownUser
-from agent.tmux_sessions import HEIGHT, TmuxSessionError
+from agent.tmux_sessions import HEIGHT, PASTE_SETTLE_SECONDS, TmuxSessionError
 
 if TYPE_CHECKING:
     from agent.notify_hub import NotifyHub, SessionStartInfo, StopInfo
@@ -33,6 +41,7 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 PANE_TAIL_LINES = 100
+_SHOWN_POLL_SECONDS = 0.02
 
 
 class EngineError(RuntimeError):
@@ -86,9 +95,17 @@ class Engine(ABC):
 
     name: str = "engine"
     start_timeout_seconds: float = 30.0
-    # Enter to UserPromptSubmit takes 15-40 ms; 5 s only runs out when the line was lost.
+    # Budget for getting the line submitted (pastes and Enters); Enter to UserPromptSubmit takes
+    # 15-40 ms, so 5 s only runs out when the CLI does not take input at all.
     submit_timeout_seconds: float = 5.0
+    # Pastes of one instruction at most (a paste counts as dropped when it is not shown in time).
     max_deliveries: int = 3
+    # Claude Code shows a pasted line 0.1-0.2 s after the paste.
+    paste_shown_timeout_seconds: float = 1.0
+    # No UserPromptSubmit this long after Enter, with the line still shown: press Enter again.
+    enter_retry_seconds: float = 0.3
+    # A line that left the screen was taken: its UserPromptSubmit may be late, never absent.
+    confirm_timeout_seconds: float = 30.0
     # How often a long wait also checks that the CLI has not died without saying so.
     liveness_interval_seconds: float = 2.0
 
@@ -118,7 +135,10 @@ class Engine(ABC):
         return f"Read {ws.prompt_relpath(task_id)} and do what it says."
 
     def wait_input_ready(self, ws: Workspace, deadline: float) -> None:  # noqa: B027
-        """Block until the CLI's input accepts a paste (after SessionStart); default: at once."""
+        """Block until the CLI's input accepts a paste (after SessionStart); default: at once.
+
+        Raise :class:`EngineNotReady` when it never does (e.g. a dialog holds the screen).
+        """
 
     def on_started(self, ws: Workspace, info: SessionStartInfo) -> None:  # noqa: B027
         """Called once the CLI is up (e.g. to record its conversation id)."""
@@ -228,7 +248,7 @@ class Engine(ABC):
                 ws, lambda t: self.hub.wait_ready(user_id, t), self.start_timeout_seconds
             )
             self.wait_input_ready(ws, deadline)
-        except (HubTimeout, EngineExited) as error:
+        except (HubTimeout, EngineExited, EngineNotReady) as error:
             tail = self._pane_tail(user_id)
             self.stop(user_id)
             raise _StartFailed(f"{self.name} did not start: {error}", tail) from None
@@ -236,37 +256,78 @@ class Engine(ABC):
         self.on_started(ws, info)
 
     def _deliver(self, ws: Workspace, task_id: str) -> str:
-        """Paste the instruction and make sure it was submitted exactly once."""
+        """Paste the instruction and make sure it is submitted exactly once (see module doc)."""
         user_id = ws.user_id
         line = self.instruction(ws, task_id)
-        self.sessions.paste_line(user_id, line)
-        for attempt in range(1, self.max_deliveries + 1):
-            try:
-                return self._await(
-                    ws,
-                    lambda t: self.hub.wait_submitted(user_id, task_id, t),
-                    self.submit_timeout_seconds,
-                )
-            except HubTimeout:
-                pass
-            if attempt == self.max_deliveries:
-                break
-            # A submission can still land between the timeout and now; it counts.
+        deadline = time.monotonic() + self.submit_timeout_seconds
+        for _ in range(self.max_deliveries):
+            shown_before = self._times_shown(user_id, line)
+            self.sessions.paste(user_id, line)
+            if self._wait_shown(ws, line, shown_before):
+                return self._submit(ws, task_id, line, shown_before, deadline)
             late = self.hub.submitted_prompt(user_id, task_id)
             if late is not None:
                 return late
-            if line in self.sessions.capture(user_id, lines=HEIGHT):
-                logger.warning("%s: instruction not submitted; pressing Enter again", self.name)
-                self.sessions.send_enter(user_id)
-            else:
-                logger.warning("%s: instruction lost; pasting it again", self.name)
-                self.sessions.paste_line(user_id, line)
-        tail = self._pane_tail(user_id)
+            if time.monotonic() >= deadline:
+                break
+            logger.warning("%s: pasted instruction not shown; pasting it again", self.name)
+        self._not_delivered(ws, f"{task_id} not taken after {self.max_deliveries} pastes")
+
+    def _submit(
+        self, ws: Workspace, task_id: str, line: str, shown_before: int, deadline: float
+    ) -> str:
+        """Press Enter until the shown line is submitted; never paste it again."""
+        while True:
+            time.sleep(PASTE_SETTLE_SECONDS)
+            self.sessions.send_enter(ws.user_id)
+            prompt_id = self._confirmed(ws, task_id, line, shown_before)
+            if prompt_id is not None:
+                return prompt_id
+            if time.monotonic() >= deadline:
+                self._not_delivered(ws, f"{task_id} shown but Enter never taken")
+            logger.warning("%s: instruction not submitted; pressing Enter again", self.name)
+
+    def _confirmed(self, ws: Workspace, task_id: str, line: str, shown_before: int) -> str | None:
+        """The prompt id once UserPromptSubmit names the task; None if Enter should be retried.
+
+        While the line is off the screen the CLI has taken it, so its signal is awaited up to
+        :attr:`confirm_timeout_seconds`. A line still (or again: a redraw can hide it for a
+        moment) on the screen gets another Enter, which is harmless on an empty input.
+        """
+        deadline = time.monotonic() + self.confirm_timeout_seconds
+        while True:
+            try:
+                return self._await(
+                    ws,
+                    lambda t: self.hub.wait_submitted(ws.user_id, task_id, t),
+                    self.enter_retry_seconds,
+                )
+            except HubTimeout:
+                pass
+            if self._times_shown(ws.user_id, line) > shown_before:
+                return None
+            if time.monotonic() >= deadline:
+                self._not_delivered(ws, f"{task_id} taken but never confirmed")
+
+    def _times_shown(self, user_id: str, line: str) -> int:
+        return self.sessions.capture(user_id, lines=HEIGHT).count(line)
+
+    def _wait_shown(self, ws: Workspace, line: str, shown_before: int) -> bool:
+        """Whether the pane shows one more copy of ``line`` within the paste timeout."""
+        deadline = time.monotonic() + self.paste_shown_timeout_seconds
+        while self._times_shown(ws.user_id, line) <= shown_before:
+            if time.monotonic() >= deadline:
+                if not self.sessions.is_alive(ws.user_id):
+                    raise EngineExited(f"{self.name} exited", self._pane_tail(ws.user_id))
+                return False
+            time.sleep(_SHOWN_POLL_SECONDS)
+        return True
+
+    def _not_delivered(self, ws: Workspace, message: str) -> NoReturn:
+        tail = self._pane_tail(ws.user_id)
         # The line may sit in the input; a fresh start is the only clean state for the next turn.
-        self.stop(user_id)
-        raise PromptNotDelivered(
-            f"{self.name}: {task_id} not taken after {self.max_deliveries} tries", tail
-        )
+        self.stop(ws.user_id)
+        raise PromptNotDelivered(f"{self.name}: {message}", tail)
 
     def _await(self, ws: Workspace, wait: Callable[[float], _T], timeout: float) -> _T:
         """Run a hub wait, checking between slices that the CLI is still alive.

@@ -169,9 +169,10 @@ def test_timeout_kills_the_whole_tree(site_url: str, tmp_path: Path) -> None:
     started = time.monotonic()
 
     with pytest.raises(E2EError, match="timed out"):
-        run_e2e_tests(tests_dir, marker, tmp_path / "r.xml", chromium_path(), timeout_s=3)
+        # Long enough for pytest and a browser to start on a loaded 2-core machine.
+        run_e2e_tests(tests_dir, marker, tmp_path / "r.xml", chromium_path(), timeout_s=10)
 
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 25
     assert (tests_dir / "started").exists(), "the test did not get far enough to hang"
     assert processes_with_env(marker) == []
 
