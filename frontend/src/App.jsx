@@ -1,6 +1,7 @@
 import { Route, Routes } from 'react-router-dom'
 
 import Layout from './components/Layout.jsx'
+import ClientRoute from './pages/ClientPage.jsx'
 import NotFoundPage from './pages/NotFoundPage.jsx'
 import OnboardingPage from './pages/OnboardingPage.jsx'
 import StatusRoute from './pages/StatusPage.jsx'
@@ -11,6 +12,7 @@ export function AppRoutes() {
     <Routes>
       <Route path="/" element={<OnboardingPage />} />
       <Route path="/client_input" element={<OnboardingPage />} />
+      <Route path="/client" element={<ClientRoute />} />
       <Route path="/status/:executionId" element={<StatusRoute />} />
       <Route path="*" element={<NotFoundPage />} />
     </Routes>

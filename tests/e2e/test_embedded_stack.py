@@ -161,13 +161,17 @@ def test_a_site_is_built_end_to_end(stack: dict[str, Any], tmp_path: Path) -> No
 
 
 def test_the_portal_starts_a_build_and_follows_it(stack: dict[str, Any]) -> None:
-    """What a person does: fill in the onboarding form, watch the status page to the live site."""
+    """What a person does: fill in the onboarding form, watch the status page to the live site,
+    then open the client link in a fresh browser and find the project there."""
+    from urllib.parse import quote, urlsplit
+
     from playwright.sync_api import expect, sync_playwright
 
     from agent.browser import chromium_path
 
     shots = ROOT / "test-output"
     shots.mkdir(exist_ok=True)
+    phone = {"width": 390, "height": 844}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path(),
@@ -178,8 +182,9 @@ def test_the_portal_starts_a_build_and_follows_it(stack: dict[str, Any]) -> None
             ],
         )
         try:
-            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page = browser.new_page(viewport=phone)
             page.goto(stack["portal_url"] + "client_input")
+            page.get_by_label("Your name").fill("Tea Lover")
             page.get_by_label("Email").fill("not-an-email")
             page.get_by_label("What should we build?").fill("A tea shop site with a dark theme")
             page.get_by_role("button", name="Start building").click()
@@ -188,6 +193,7 @@ def test_the_portal_starts_a_build_and_follows_it(stack: dict[str, Any]) -> None
             page.screenshot(path=shots / "portal-onboarding.png", full_page=True)
             page.get_by_role("button", name="Start building").click()
             page.wait_for_url("**/status/*", timeout=15_000)
+            status_path = urlsplit(page.url).path
             expect(page.get_by_text("Your site is live.")).to_be_visible(timeout=180_000)
             live = page.get_by_role("link", name="http://127.0.0.1", exact=False).first
             expect(live).to_be_visible()
@@ -195,6 +201,20 @@ def test_the_portal_starts_a_build_and_follows_it(stack: dict[str, Any]) -> None
             page.screenshot(path=shots / "portal-status.png", full_page=True)
             site = requests.get(live.get_attribute("href") or "", timeout=10).text
             assert "tea" in site.lower()
+
+            token = page.evaluate("() => window.localStorage.getItem('tmuxBuilder.clientToken')")
+            assert token, "onboarding did not keep the client token"
+            # A fresh browser profile: the token can only come from the link's fragment.
+            client = browser.new_context(viewport=phone).new_page()
+            client.goto(stack["portal_url"] + "client#token=" + quote(token, safe=""))
+            expect(client).to_have_url(stack["portal_url"] + "client")
+            project = client.locator(f'a[href="{status_path}"]')
+            expect(project).to_be_visible(timeout=15_000)
+            stored = client.evaluate("() => window.localStorage.getItem('tmuxBuilder.clientToken')")
+            assert stored == token
+            client.screenshot(path=shots / "portal-client.png", full_page=True)
+            project.click()
+            expect(client.get_by_text("Your site is live.")).to_be_visible(timeout=15_000)
         finally:
             browser.close()
 

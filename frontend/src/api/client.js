@@ -1,14 +1,25 @@
 // The one place that talks HTTP to the control plane. Every call is same-origin (`/api/...`):
 // the local gateway and CloudFront both serve the portal and the API from one host.
+// It is also the one place that attaches the caller's credential.
+
+import { readClientToken } from './credentials.js'
+
+// What to say when an error answer carries no message of its own.
+const DEFAULT_MESSAGES = {
+  401: 'A valid sign-in link is needed.',
+  403: 'This belongs to another account.',
+  429: 'Too many requests.',
+}
 
 /** The API answered with an error body: `{"error", "message", "fields": [{field, message}]}`. */
 export class ApiError extends Error {
-  constructor(status, body) {
-    super(body?.message || `Request failed with status ${status}`)
+  constructor(status, body, { retryAfterSeconds = null } = {}) {
+    super(body?.message || DEFAULT_MESSAGES[status] || `Request failed with status ${status}`)
     this.name = 'ApiError'
     this.status = status
     this.code = body?.error || 'HttpError'
     this.fields = Array.isArray(body?.fields) ? body.fields : []
+    this.retryAfterSeconds = retryAfterSeconds
   }
 }
 
@@ -31,18 +42,35 @@ async function readJson(response) {
   }
 }
 
+/** Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date), or null. */
+export function parseRetryAfter(value, now = Date.now()) {
+  const text = String(value ?? '').trim()
+  if (!text) return null
+  if (/^\d+$/.test(text)) return Number(text)
+  const at = Date.parse(text)
+  if (Number.isNaN(at)) return null
+  return Math.max(0, Math.ceil((at - now) / 1000))
+}
+
+function buildHeaders({ hasBody, anonymous }) {
+  const headers = { Accept: 'application/json' }
+  if (hasBody) headers['Content-Type'] = 'application/json'
+  const token = anonymous ? null : readClientToken()
+  if (token) headers.Authorization = `Bearer ${token}`
+  return headers
+}
+
 /**
  * Send a request to the API and return the parsed JSON body.
  *
+ * The stored client token goes along as `Authorization: Bearer ...` unless `anonymous` is set
+ * (public onboarding: a stale token must not turn a public request into a 401).
  * Throws {@link ApiError} on a non-2xx answer and {@link NetworkError} when there is none.
  * An `AbortError` from `signal` is rethrown as is so callers can ignore it.
  */
-export async function apiRequest(path, { method = 'GET', body, signal } = {}) {
-  const init = { method, headers: { Accept: 'application/json' }, signal }
-  if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json'
-    init.body = JSON.stringify(body)
-  }
+export async function apiRequest(path, { method = 'GET', body, signal, anonymous = false } = {}) {
+  const init = { method, headers: buildHeaders({ hasBody: body !== undefined, anonymous }), signal }
+  if (body !== undefined) init.body = JSON.stringify(body)
   let response
   try {
     response = await fetch(path, init)
@@ -51,6 +79,9 @@ export async function apiRequest(path, { method = 'GET', body, signal } = {}) {
     throw new NetworkError(err)
   }
   const data = await readJson(response)
-  if (!response.ok) throw new ApiError(response.status, data)
+  if (!response.ok) {
+    const retryAfterSeconds = parseRetryAfter(response.headers?.get?.('Retry-After'))
+    throw new ApiError(response.status, data, { retryAfterSeconds })
+  }
   return data
 }

@@ -1,9 +1,10 @@
-// Client-side checks of the onboarding form. They mirror `CreateUserRequest` in
+// Client-side checks of the onboarding form. They mirror the body of `POST /api/requests` in
 // control_plane/api_models.py so most mistakes are caught before a round trip; the server
 // stays the authority and its field errors are shown the same way.
 
-export const REQUIREMENTS_MIN = 10
-export const REQUIREMENTS_MAX = 4000
+export const NAME_MAX = 100
+export const REQUEST_MIN = 10
+export const REQUEST_MAX = 4000
 export const PHONE_MIN = 7
 export const PHONE_MAX = 20
 
@@ -23,11 +24,20 @@ export const SITE_TYPES = [
 ]
 
 export const EMPTY_FORM = {
+  name: '',
   email: '',
   phone: '',
-  requirements: '',
+  initialRequest: '',
   hostProvider: 'aws',
   siteType: 'static',
+}
+
+function nameError(value) {
+  const name = value.trim()
+  if (!name) return 'Tell us your name.'
+  if (name.length > NAME_MAX) return `Please keep your name under ${NAME_MAX} characters.`
+  if (CONTROL_CHARS.test(name)) return 'Remove the invisible control characters.'
+  return null
 }
 
 function emailError(value) {
@@ -47,14 +57,14 @@ function phoneError(value) {
   return null
 }
 
-function requirementsError(value) {
+function initialRequestError(value) {
   const text = value.trim()
   if (!text) return 'Tell us what to build.'
-  if (text.length < REQUIREMENTS_MIN) {
-    return `Please write at least ${REQUIREMENTS_MIN} characters.`
+  if (text.length < REQUEST_MIN) {
+    return `Please write at least ${REQUEST_MIN} characters.`
   }
-  if (text.length > REQUIREMENTS_MAX) {
-    return `Please keep it under ${REQUIREMENTS_MAX} characters (now ${text.length}).`
+  if (text.length > REQUEST_MAX) {
+    return `Please keep it under ${REQUEST_MAX} characters (now ${text.length}).`
   }
   if (CONTROL_CHARS.test(text)) return 'Remove the invisible control characters.'
   return null
@@ -70,9 +80,10 @@ function optionError(options, value, what) {
 /** Field name -> message for every invalid field; empty when the form can be sent. */
 export function validateOnboarding(values) {
   const errors = {
+    name: nameError(values.name),
     email: emailError(values.email),
     phone: phoneError(values.phone),
-    requirements: requirementsError(values.requirements),
+    initialRequest: initialRequestError(values.initialRequest),
     hostProvider: optionError(HOST_PROVIDERS, values.hostProvider, 'host provider'),
     siteType: optionError(SITE_TYPES, values.siteType, 'site type'),
   }
@@ -80,21 +91,23 @@ export function validateOnboarding(values) {
 }
 
 /** The trimmed values that go to the API. */
-export function toCreateUserInput(values) {
+export function toOnboardingInput(values) {
   return {
+    name: values.name.trim(),
     email: values.email.trim(),
     phone: values.phone.trim(),
     hostProvider: values.hostProvider,
     siteType: values.siteType,
-    requirements: values.requirements.trim(),
+    initialRequest: values.initialRequest.trim(),
   }
 }
 
 // API field names (pydantic `loc`) -> form field names.
 const API_FIELDS = {
+  name: 'name',
   email: 'email',
   phone: 'phone',
-  requirements: 'requirements',
+  initial_request: 'initialRequest',
   host_provider: 'hostProvider',
   site_type: 'siteType',
 }
@@ -113,4 +126,23 @@ export function mapServerFieldErrors(fields) {
     else if (!name) other.push(field ? `${field}: ${message}` : message)
   }
   return { fieldErrors, other }
+}
+
+/**
+ * Where the portal goes after `POST /api/requests` answered.
+ *
+ * Following a build needs the client token, and the API shares it only with the person whose
+ * account the request created (anyone can type someone else's e-mail), so:
+ * - `{ kind: 'status', executionId }`: approved with a token and a build id; follow the build.
+ * - `{ kind: 'projects' }`: approved with a token but no build id; list the projects.
+ * - `{ kind: 'received', approved }`: pending review, or approved without a token (the owner
+ *   follows it through their own link); say thank you.
+ */
+export function afterRequestAnswer(answer) {
+  const approved = answer?.status === 'approved'
+  if (approved && answer.client_token) {
+    if (answer.execution_id) return { kind: 'status', executionId: answer.execution_id }
+    return { kind: 'projects' }
+  }
+  return { kind: 'received', approved }
 }

@@ -1,12 +1,31 @@
 import { describe, expect, it } from 'vitest'
 
-import { EMPTY_FORM, mapServerFieldErrors, toCreateUserInput, validateOnboarding } from './onboarding.js'
+import {
+  EMPTY_FORM,
+  afterRequestAnswer,
+  mapServerFieldErrors,
+  toOnboardingInput,
+  validateOnboarding,
+} from './onboarding.js'
 
-const valid = { ...EMPTY_FORM, email: 'a@b.co', requirements: 'Build a small site' }
+const valid = { ...EMPTY_FORM, name: 'Ana', email: 'a@b.co', initialRequest: 'Build a small site' }
 
 describe('validateOnboarding', () => {
   it('accepts a valid form', () => {
     expect(validateOnboarding(valid)).toEqual({})
+  })
+
+  it.each([
+    ['', 'Tell us your name.'],
+    ['   ', 'Tell us your name.'],
+    ['x'.repeat(101), 'Please keep your name under 100 characters.'],
+    ['Ana\u0000', 'Remove the invisible control characters.'],
+  ])('rejects name %j', (name, message) => {
+    expect(validateOnboarding({ ...valid, name }).name).toBe(message)
+  })
+
+  it('accepts a name of 100 characters', () => {
+    expect(validateOnboarding({ ...valid, name: ` ${'x'.repeat(100)} ` }).name).toBeUndefined()
   })
 
   it.each([
@@ -28,11 +47,12 @@ describe('validateOnboarding', () => {
     },
   )
 
-  it('checks requirements length after trimming', () => {
-    expect(validateOnboarding({ ...valid, requirements: '   short   ' }).requirements).toMatch(/at least 10/)
-    expect(validateOnboarding({ ...valid, requirements: 'x'.repeat(4000) }).requirements).toBeUndefined()
-    expect(validateOnboarding({ ...valid, requirements: 'x'.repeat(4001) }).requirements).toMatch(/under 4000/)
-    expect(validateOnboarding({ ...valid, requirements: 'bad \u0007 bell char' }).requirements).toMatch(/control/)
+  it('checks the request length after trimming', () => {
+    const check = (initialRequest) => validateOnboarding({ ...valid, initialRequest }).initialRequest
+    expect(check('   short   ')).toMatch(/at least 10/)
+    expect(check('x'.repeat(4000))).toBeUndefined()
+    expect(check('x'.repeat(4001))).toMatch(/under 4000/)
+    expect(check('bad \u0007 bell char')).toMatch(/control/)
   })
 
   it('rejects the providers and site types that are not available yet', () => {
@@ -41,15 +61,30 @@ describe('validateOnboarding', () => {
   })
 })
 
-describe('toCreateUserInput', () => {
+describe('toOnboardingInput', () => {
   it('trims text fields', () => {
-    expect(toCreateUserInput({ ...valid, email: ' a@b.co ', phone: ' ', requirements: ' Build it now ' })).toEqual({
+    expect(
+      toOnboardingInput({ ...valid, name: ' Ana ', email: ' a@b.co ', phone: ' ', initialRequest: ' Build it now ' }),
+    ).toEqual({
+      name: 'Ana',
       email: 'a@b.co',
       phone: '',
       hostProvider: 'aws',
       siteType: 'static',
-      requirements: 'Build it now',
+      initialRequest: 'Build it now',
     })
+  })
+})
+
+describe('afterRequestAnswer', () => {
+  it.each([
+    [{ status: 'approved', execution_id: 'e1', client_token: 't' }, { kind: 'status', executionId: 'e1' }],
+    [{ status: 'approved', client_token: 't' }, { kind: 'projects' }],
+    [{ status: 'approved', execution_id: 'e1' }, { kind: 'received', approved: true }],
+    [{ status: 'pending', request_id: 'r1' }, { kind: 'received', approved: false }],
+    [null, { kind: 'received', approved: false }],
+  ])('%j -> %j', (answer, next) => {
+    expect(afterRequestAnswer(answer)).toEqual(next)
   })
 })
 
@@ -59,11 +94,13 @@ describe('mapServerFieldErrors', () => {
       mapServerFieldErrors([
         { field: 'email', message: 'bad email' },
         { field: 'host_provider', message: 'not yet' },
+        { field: 'initial_request', message: 'too short' },
+        { field: 'name', message: 'too long' },
         { field: 'email', message: 'second message is dropped' },
         { field: 'body', message: 'invalid JSON' },
       ]),
     ).toEqual({
-      fieldErrors: { email: 'bad email', hostProvider: 'not yet' },
+      fieldErrors: { email: 'bad email', hostProvider: 'not yet', initialRequest: 'too short', name: 'too long' },
       other: ['body: invalid JSON'],
     })
   })

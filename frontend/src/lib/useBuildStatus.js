@@ -4,7 +4,14 @@ import { getBuildStatus } from '../api/builds.js'
 import { ApiError } from '../api/client.js'
 import { POLL_INTERVAL_MS, isTerminal } from './buildStatus.js'
 
-const INITIAL = { data: null, loading: true, notFound: false, failure: null, retrying: null }
+const INITIAL = { data: null, loading: true, blocked: null, failure: null, retrying: null }
+
+// Answers that end polling and replace the page: asking again will not change them.
+export const BLOCKED_BY_STATUS = {
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+}
 
 // 5xx, 408 and 429 are worth another try; other 4xx answers will not change by asking again.
 function isTransient(err) {
@@ -16,8 +23,8 @@ function isTransient(err) {
  * Poll GET /api/status/{executionId} until the build succeeds or fails.
  *
  * The next request is scheduled only after the previous one settled, so slow answers never
- * pile up. Polling stops on a terminal status, on 404, on other non-transient errors and on
- * unmount. Give the component a `key` of the id to start over when the id changes.
+ * pile up. Polling stops on a terminal status, on 401/403/404 (`blocked` names which), on
+ * other non-transient errors and on unmount. Give the component a `key` of the id to start over when the id changes.
  */
 export function useBuildStatus(executionId, { interval = POLL_INTERVAL_MS } = {}) {
   const [state, setState] = useState(INITIAL)
@@ -34,8 +41,9 @@ export function useBuildStatus(executionId, { interval = POLL_INTERVAL_MS } = {}
         if (isTerminal(data?.status)) return
       } catch (err) {
         if (controller.signal.aborted) return
-        if (err instanceof ApiError && err.status === 404) {
-          setState({ ...INITIAL, loading: false, notFound: true })
+        const blocked = err instanceof ApiError ? BLOCKED_BY_STATUS[err.status] : undefined
+        if (blocked) {
+          setState({ ...INITIAL, loading: false, blocked })
           return
         }
         if (!isTransient(err)) {

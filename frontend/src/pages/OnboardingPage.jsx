@@ -1,21 +1,32 @@
 import { useState } from 'react'
 import { useNavigate } from 'react-router-dom'
 
-import { createUser } from '../api/builds.js'
 import { ApiError } from '../api/client.js'
+import { storeClientToken } from '../api/credentials.js'
+import { submitOnboardingRequest } from '../api/onboardingRequests.js'
 import ChoiceGroup from '../components/ChoiceGroup.jsx'
 import FormField from '../components/FormField.jsx'
 import { inputClass } from '../components/inputClass.js'
 import Notice from '../components/Notice.jsx'
+import RequestReceived from '../components/RequestReceived.jsx'
 import {
   EMPTY_FORM,
   HOST_PROVIDERS,
-  REQUIREMENTS_MAX,
+  REQUEST_MAX,
   SITE_TYPES,
+  afterRequestAnswer,
   mapServerFieldErrors,
-  toCreateUserInput,
+  toOnboardingInput,
   validateOnboarding,
 } from '../lib/onboarding.js'
+import { rateLimitMessage } from '../lib/rateLimit.js'
+
+/** The message above the form for an error answer that is not about one field. */
+function formErrorFor(err, fieldErrors, other) {
+  if (err.status === 429) return rateLimitMessage(err)
+  if (other.length > 0) return [err.message, ...other].join(' — ')
+  return Object.keys(fieldErrors).length > 0 ? null : err.message
+}
 
 export default function OnboardingPage() {
   const navigate = useNavigate()
@@ -25,6 +36,8 @@ export default function OnboardingPage() {
   const [serverErrors, setServerErrors] = useState({})
   const [formError, setFormError] = useState(null)
   const [sending, setSending] = useState(false)
+  // The answer of a request that waits for review: shown instead of the form.
+  const [received, setReceived] = useState(null)
 
   const clientErrors = validateOnboarding(values)
   const errorFor = (name) =>
@@ -51,21 +64,43 @@ export default function OnboardingPage() {
     if (Object.keys(clientErrors).length > 0) return
 
     setSending(true)
+    let answer
     try {
-      const created = await createUser(toCreateUserInput(values))
-      navigate(`/status/${encodeURIComponent(created.execution_id)}`)
+      answer = await submitOnboardingRequest(toOnboardingInput(values))
     } catch (err) {
       setSending(false)
       if (err instanceof ApiError) {
         const { fieldErrors, other } = mapServerFieldErrors(err.fields)
         setServerErrors(fieldErrors)
-        const shownOnFields = Object.keys(fieldErrors).length > 0
-        setFormError(other.length > 0 ? [err.message, ...other].join(' — ') : shownOnFields ? null : err.message)
+        setFormError(formErrorFor(err, fieldErrors, other))
       } else {
         setFormError('Could not reach the server. Check your connection and try again.')
       }
+      return
+    }
+    if (answer?.client_token) storeClientToken(answer.client_token)
+    const next = afterRequestAnswer(answer)
+    if (next.kind === 'status') navigate(`/status/${encodeURIComponent(next.executionId)}`)
+    else if (next.kind === 'projects') navigate('/client')
+    else {
+      setSending(false)
+      setReceived({
+        name: values.name.trim(),
+        approved: next.approved,
+        message: answer?.message,
+        requestId: answer?.request_id,
+      })
     }
   }
+
+  function startOver() {
+    setValues(EMPTY_FORM)
+    setTouched({})
+    setSubmitted(false)
+    setReceived(null)
+  }
+
+  if (received) return <RequestReceived {...received} onAnother={startOver} />
 
   return (
     <div className="space-y-6">
@@ -88,6 +123,21 @@ export default function OnboardingPage() {
             {formError}
           </Notice>
         )}
+
+        <FormField id="name" label="Your name" required error={errorFor('name')}>
+          {(aria) => (
+            <input
+              {...aria}
+              type="text"
+              name="name"
+              autoComplete="name"
+              value={values.name}
+              onChange={(e) => update('name', e.target.value)}
+              onBlur={onBlur('name')}
+              className={inputClass(errorFor('name'))}
+            />
+          )}
+        </FormField>
 
         <FormField id="email" label="Email" required error={errorFor('email')}>
           {(aria) => (
@@ -125,22 +175,22 @@ export default function OnboardingPage() {
         </FormField>
 
         <FormField
-          id="requirements"
+          id="initialRequest"
           label="What should we build?"
           required
-          hint={`${values.requirements.trim().length} / ${REQUIREMENTS_MAX} characters`}
-          error={errorFor('requirements')}
+          hint={`${values.initialRequest.trim().length} / ${REQUEST_MAX} characters`}
+          error={errorFor('initialRequest')}
         >
           {(aria) => (
             <textarea
               {...aria}
-              name="requirements"
+              name="initial_request"
               rows={6}
               placeholder="A one-page site for my bakery with opening hours, a menu and a contact form…"
-              value={values.requirements}
-              onChange={(e) => update('requirements', e.target.value)}
-              onBlur={onBlur('requirements')}
-              className={inputClass(errorFor('requirements'))}
+              value={values.initialRequest}
+              onChange={(e) => update('initialRequest', e.target.value)}
+              onBlur={onBlur('initialRequest')}
+              className={inputClass(errorFor('initialRequest'))}
             />
           )}
         </FormField>
@@ -168,7 +218,7 @@ export default function OnboardingPage() {
           disabled={sending}
           className="w-full rounded-md bg-sky-600 px-4 py-2.5 font-semibold text-white shadow-sm hover:bg-sky-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-400 focus-visible:ring-offset-2 disabled:cursor-not-allowed disabled:bg-slate-400 sm:w-auto"
         >
-          {sending ? 'Starting your build…' : 'Start building'}
+          {sending ? 'Sending your request…' : 'Start building'}
         </button>
       </form>
     </div>

@@ -1,8 +1,10 @@
 import { Link, useParams } from 'react-router-dom'
 
+import { hasClientToken } from '../api/credentials.js'
 import ActivityFeed from '../components/ActivityFeed.jsx'
 import BuildResult from '../components/BuildResult.jsx'
 import ErrorPanel from '../components/ErrorPanel.jsx'
+import LinkHelp from '../components/LinkHelp.jsx'
 import Notice from '../components/Notice.jsx'
 import StatusBanner from '../components/StatusBanner.jsx'
 import StepTimeline from '../components/StepTimeline.jsx'
@@ -15,22 +17,47 @@ export default function StatusRoute() {
   return <StatusPage key={executionId} executionId={executionId} />
 }
 
-export function StatusPage({ executionId }) {
-  const { data, loading, notFound, failure, retrying } = useBuildStatus(executionId)
-
-  if (notFound) {
+/** The page shown instead of the build when the API refused it (401, 403) or has none (404). */
+function BuildUnavailable({ reason, executionId }) {
+  if (reason === 'unauthorized') {
     return (
       <div className="space-y-4">
-        <h1 className="text-2xl font-bold">No build with this id</h1>
-        <p className="break-all text-slate-600">
-          Nothing is known about <code className="font-mono">{executionId}</code>.
-        </p>
-        <Link to="/" className="font-medium text-sky-700 underline">
-          Start a new build
-        </Link>
+        <h1 className="text-2xl font-bold">
+          {hasClientToken() ? 'Your sign-in link has expired' : 'Sign-in link needed'}
+        </h1>
+        <LinkHelp>
+          <p>A build can only be followed through the personal link of the account it belongs to.</p>
+        </LinkHelp>
       </div>
     )
   }
+  if (reason === 'forbidden') {
+    return (
+      <div className="space-y-4">
+        <h1 className="text-2xl font-bold">This build belongs to another account</h1>
+        <LinkHelp>
+          <p>You are signed in with a link for a different account than the one this build belongs to.</p>
+        </LinkHelp>
+      </div>
+    )
+  }
+  return (
+    <div className="space-y-4">
+      <h1 className="text-2xl font-bold">No build with this id</h1>
+      <p className="break-all text-slate-600">
+        Nothing is known about <code className="font-mono">{executionId}</code>.
+      </p>
+      <Link to="/" className="font-medium text-sky-700 underline">
+        Start a new build
+      </Link>
+    </div>
+  )
+}
+
+export function StatusPage({ executionId }) {
+  const { data, loading, blocked, failure, retrying } = useBuildStatus(executionId)
+
+  if (blocked) return <BuildUnavailable reason={blocked} executionId={executionId} />
 
   return (
     <div className="space-y-6">

@@ -1,8 +1,9 @@
 import { act, screen, within } from '@testing-library/react'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 
+import { storeClientToken } from '../api/credentials.js'
 import { POLL_INTERVAL_MS } from '../lib/buildStatus.js'
-import { jsonResponse, mockFetch, renderAt, statusBody } from '../test/helpers.jsx'
+import { authorizationOf, jsonResponse, mockFetch, renderAt, statusBody } from '../test/helpers.jsx'
 
 // Fake timers drive the poller; RTL's waitFor/findBy would wait on faked timers, so every
 // test advances time explicitly and then asserts synchronously.
@@ -152,6 +153,59 @@ describe('StatusPage', () => {
     expect(screen.getByRole('heading', { name: 'No build with this id' })).toBeInTheDocument()
     await advance(POLL_INTERVAL_MS * 3)
     expect(fetchMock).toHaveBeenCalledTimes(1)
+  })
+
+  it('asks with the stored client token on every poll', async () => {
+    storeClientToken('signed.client.token')
+    const fetchMock = mockStatusSequence(statusBody())
+    renderAt('/status/exec-1')
+    await advance()
+    await advance(POLL_INTERVAL_MS)
+
+    expect(fetchMock).toHaveBeenCalledTimes(2)
+    expect(fetchMock.mock.calls.map(authorizationOf)).toEqual([
+      'Bearer signed.client.token',
+      'Bearer signed.client.token',
+    ])
+  })
+
+  it('asks for the sign-in link on 401 without a token and stops polling', async () => {
+    const fetchMock = mockStatusSequence(401)
+    renderAt('/status/exec-1')
+    await advance()
+
+    expect(screen.getByRole('heading', { name: 'Sign-in link needed' })).toBeInTheDocument()
+    expect(screen.getByText(/most recent personal link/)).toBeInTheDocument()
+    expect(screen.queryByRole('list', { name: 'Build steps' })).not.toBeInTheDocument()
+    await advance(POLL_INTERVAL_MS * 3)
+    expect(fetchMock).toHaveBeenCalledTimes(1)
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('says the link expired on 401 with a stored token, even after earlier answers', async () => {
+    storeClientToken('expired.client.token')
+    const fetchMock = mockStatusSequence(statusBody(), 401)
+    renderAt('/status/exec-1')
+    await advance()
+    expect(screen.getByRole('heading', { name: 'Build status' })).toBeInTheDocument()
+
+    await advance(POLL_INTERVAL_MS)
+    expect(screen.getByRole('heading', { name: 'Your sign-in link has expired' })).toBeInTheDocument()
+    await advance(POLL_INTERVAL_MS * 3)
+    expect(fetchMock).toHaveBeenCalledTimes(2)
+  })
+
+  it('says the build belongs to another account on 403 and stops polling', async () => {
+    storeClientToken('someone.elses.token')
+    const fetchMock = mockStatusSequence(403)
+    renderAt('/status/exec-1')
+    await advance()
+
+    expect(screen.getByRole('heading', { name: 'This build belongs to another account' })).toBeInTheDocument()
+    expect(screen.queryByRole('status')).not.toBeInTheDocument()
+    await advance(POLL_INTERVAL_MS * 3)
+    expect(fetchMock).toHaveBeenCalledTimes(1)
+    expect(vi.getTimerCount()).toBe(0)
   })
 
   it('keeps polling through network and server errors and recovers', async () => {

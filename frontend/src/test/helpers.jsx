@@ -1,16 +1,22 @@
 import { render } from '@testing-library/react'
-import { MemoryRouter, useLocation } from 'react-router-dom'
+import { BrowserRouter, MemoryRouter, useLocation } from 'react-router-dom'
 import { vi } from 'vitest'
 
-import { AppRoutes } from '../App.jsx'
+import App, { AppRoutes } from '../App.jsx'
 
 /** A fetch Response stand-in: enough of the interface for src/api/client.js. */
-export function jsonResponse(status, body) {
+export function jsonResponse(status, body, headers = {}) {
   return {
     ok: status >= 200 && status < 300,
     status,
+    headers: new Headers(headers),
     text: async () => (body === undefined ? '' : JSON.stringify(body)),
   }
+}
+
+/** The Authorization header a mocked fetch call was made with, or undefined. */
+export function authorizationOf(call) {
+  return call[1]?.headers?.Authorization
 }
 
 /** Replace global fetch with a mock; `handler(url, init)` returns a response or throws. */
@@ -22,7 +28,25 @@ export function mockFetch(handler) {
 
 function LocationProbe() {
   const location = useLocation()
-  return <div data-testid="location">{location.pathname}</div>
+  return (
+    <>
+      <div data-testid="location">{location.pathname}</div>
+      <div data-testid="location-hash">{location.hash}</div>
+    </>
+  )
+}
+
+/**
+ * Render the whole app in a real BrowserRouter at `url`, so `window.location` and
+ * `window.history` show what the address bar would. Reset with `window.history.replaceState`.
+ */
+export function renderInBrowserAt(url) {
+  window.history.replaceState(null, '', url)
+  return render(
+    <BrowserRouter>
+      <App />
+    </BrowserRouter>,
+  )
 }
 
 /** Render the app's routes at `route`, with the current path in `data-testid="location"`. */

@@ -2,4 +2,10 @@ import '@testing-library/jest-dom/vitest'
 import { cleanup } from '@testing-library/react'
 import { afterEach } from 'vitest'
 
-afterEach(() => cleanup())
+import { clearClientToken } from '../api/credentials.js'
+
+afterEach(() => {
+  cleanup()
+  clearClientToken()
+  window.history.replaceState(null, '', '/')
+})
