@@ -110,7 +110,8 @@ def test_a_site_is_built_end_to_end(stack: dict[str, Any], tmp_path: Path) -> No
     assert "Time from request to live URL" in built.stdout
 
     execution_id = built.stdout.split("Build ", 1)[1].split()[0]
-    status = ApiClient(stack["api_url"]).status(execution_id)
+    admin_token = (stack["state_dir"] / "admin-token").read_text().strip()
+    status = ApiClient(stack["api_url"], token=admin_token).status(execution_id)
     assert status["status"] == "succeeded"
     assert [s["status"] for s in status["steps"]] == ["succeeded"] * 9
 
@@ -231,6 +232,45 @@ def test_the_cli_reports_a_refused_build_with_exit_2(stack: dict[str, Any]) -> N
     )
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "host_provider" in refused.stdout
+
+
+def test_no_credential_reaches_the_ai_or_the_logs(stack: dict[str, Any]) -> None:
+    """After real builds: no secret in any pane environment, prompt, session folder or log."""
+    import re
+
+    state_dir: Path = stack["state_dir"]
+    secrets_manager = _aws(stack, "secretsmanager")
+    known = [(state_dir / "admin-token").read_text().strip()]
+    for secret in secrets_manager.list_secrets()["SecretList"]:
+        known.append(secrets_manager.get_secret_value(SecretId=secret["ARN"])["SecretString"])
+    patterns = re.compile(rb"(AKIA|ASIA)[0-9A-Z]{16}|aws_secret_access_key|SecretAccessKey")
+    scanned = 0
+    for folder in (state_dir / "agents", state_dir / "logs"):
+        for path in folder.rglob("*"):
+            if not path.is_file() or path.is_symlink() or path.stat().st_size > 5_000_000:
+                continue
+            data = path.read_bytes()
+            scanned += 1
+            for value in known:
+                assert value.encode() not in data, f"a secret is in {path}"
+            assert not patterns.search(data), f"a credential-like value is in {path}"
+    assert scanned > 20, "the builds left their session folders to scan"
+
+    sessions_seen = 0
+    for agent in stack["agents"]:
+        panes = subprocess.run(
+            ["tmux", "-L", agent["tmux_socket"], "list-panes", "-a", "-F", "#{pane_pid}"],
+            capture_output=True,
+            text=True,
+        )
+        for pid in panes.stdout.split():
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            names = {entry.split(b"=", 1)[0] for entry in environ if entry}
+            assert not [n for n in names if n.startswith(b"AWS_")], names
+            for value in known:
+                assert value.encode() not in b"\0".join(environ)
+            sessions_seen += 1
+    assert sessions_seen >= 1
 
 
 def test_ctrl_c_leaves_no_process_behind(stack: dict[str, Any]) -> None:
