@@ -10,14 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Chalice, ConvertToMiddleware, Response
 
-from control_plane import agent_events, builds, links, status, steps
+from control_plane import agent_events, builds, idempotency, links, observability, status, steps
 from control_plane.api_models import CreateUserRequest, CreateUserResponse, StatusResponse
 from control_plane.auth import Principal
 from control_plane.web import Access, endpoint, json_response, openapi_document
 
 app = Chalice(app_name="tmux-builder-api")
+# Powertools on every handler (routes, steps, events): log context, X-Ray, EMF metrics.
+app.register_middleware(ConvertToMiddleware(observability.inject_lambda_context))
+app.register_middleware(ConvertToMiddleware(observability.capture_lambda_handler))
+app.register_middleware(ConvertToMiddleware(observability.log_metrics))
+app.register_middleware(observability.count_failures)
 
 
 @endpoint(
@@ -31,7 +36,12 @@ app = Chalice(app_name="tmux-builder-api")
     status=202,
 )
 def create_user_route(principal: Principal, body: CreateUserRequest) -> CreateUserResponse:
-    started = builds.start_build(body)
+    request = app.current_request
+    started = builds.start_build_once(
+        body,
+        key=idempotency.key_from_headers(request.headers if request else {}),
+        lambda_context=app.lambda_context,
+    )
     token, url = links.client_link(started.user_id)
     return CreateUserResponse(
         execution_id=started.execution_id,
@@ -60,9 +70,19 @@ def health_route() -> Response:
     return json_response({"ok": True})
 
 
+from control_plane.routes.admin import bp as admin_routes  # noqa: E402
+from control_plane.routes.chat import bp as chat_routes  # noqa: E402
+from control_plane.routes.client import bp as client_routes  # noqa: E402
+from control_plane.routes.onboarding import bp as onboarding_routes  # noqa: E402
 from control_plane.routes.pipeline import bp as pipeline_routes  # noqa: E402
+from control_plane.routes.uploads import uploads_bp  # noqa: E402
 
 app.register_blueprint(pipeline_routes)
+app.register_blueprint(uploads_bp)
+app.register_blueprint(admin_routes)
+app.register_blueprint(client_routes)
+app.register_blueprint(onboarding_routes)
+app.register_blueprint(chat_routes)
 
 
 @app.route("/api/openapi.json", methods=["GET"], cors=True)

@@ -18,8 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-import jwt
-
 from control_plane import secrets
 from control_plane.errors import Forbidden, Unauthorized
 from tmux_builder.naming import USER_ID_RE
@@ -51,6 +49,8 @@ class Principal:
 def issue_client_token(user_id: str, ttl_seconds: int = CLIENT_TOKEN_TTL_SECONDS) -> str:
     if not USER_ID_RE.match(user_id):
         raise ValueError("client tokens name a user id")
+    import jwt  # imported on use: the admin path and the step Lambdas never need it
+
     now = int(time.time())
     claims = {
         "iss": _ISSUER,
@@ -74,6 +74,8 @@ def _bearer(headers: Mapping[str, str]) -> str:
 def principal_from_token(token: str) -> Principal:
     if hmac.compare_digest(token.encode(), secrets.admin_token().encode()):
         return Principal(Role.ADMIN)
+    import jwt
+
     try:
         claims = jwt.decode(
             token,

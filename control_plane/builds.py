@@ -15,6 +15,7 @@ from typing import Any
 from control_plane import sessions, store, tracking, users
 from control_plane.api_models import CreateUserRequest
 from control_plane.errors import FieldProblem, NotSupported, UpstreamUnavailable
+from control_plane.observability import count
 from tmux_builder import aws, naming
 from tmux_builder.contracts import PipelineState, Provider, SiteType
 from tmux_builder.settings import cloud
@@ -124,11 +125,12 @@ def start_session_build(user_id: str, session_id: str) -> str:
         return execution_id  # an earlier call started it (or is starting it)
     sessions.record_execution(user_id, session_id, execution_id)
     state = PipelineState(execution_id=execution_id, user_id=user_id, session_id=session_id)
-    _start_state_machine(execution_id, state)
+    start_state_machine(execution_id, state)
     return execution_id
 
 
-def _start_state_machine(execution_id: str, state: PipelineState) -> None:
+def start_state_machine(execution_id: str, state: PipelineState) -> None:
+    """Start the pipeline for a recorded execution; on failure the record says why (503)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -142,3 +144,4 @@ def _start_state_machine(execution_id: str, state: PipelineState) -> None:
             execution_id, status="failed", error="StartExecutionFailed", cause=str(exc)[:500]
         )
         raise UpstreamUnavailable("the build pipeline could not be started; try again") from exc
+    count("BuildsStarted", mode=state.mode)

@@ -12,9 +12,8 @@ import ipaddress
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlparse
-
-import requests
 
 from control_plane.errors import InvalidStepInput, SiteNotReady
 from tmux_builder.contracts import DeployResult, HealthResult
@@ -40,7 +39,7 @@ def validate_url(url: str, allow_internal: bool) -> None:
         raise InvalidStepInput(f"deployed URL points at an internal address: {url!r}")
 
 
-def _problem(response: requests.Response, title: str) -> str | None:
+def _problem(response: Any, title: str) -> str | None:
     if response.status_code != 200:
         return f"HTTP {response.status_code}"
     if "html" not in response.headers.get("content-type", ""):
@@ -57,6 +56,8 @@ def check_site(
     progress: Callable[[str], None] = lambda _msg: None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> HealthResult:
+    import requests  # imported here: only this step needs it, and Lambda imports stay cheap
+
     validate_url(deploy.url, allow_internal)
     started = time.monotonic()
     delay = 1.0

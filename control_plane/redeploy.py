@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from control_plane import sessions, store, tracking
 from control_plane.auth import Principal, require_access
-from control_plane.builds import _start_state_machine as start_state_machine
+from control_plane.builds import start_state_machine
 from control_plane.errors import Conflict, NotFound
 from tmux_builder import keys, naming
 from tmux_builder.contracts import PipelineState

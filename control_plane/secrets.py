@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from control_plane.errors import UpstreamUnavailable
+from control_plane.observability import register_secret
 
 CACHE_SECONDS = 300
 ADMIN_TOKEN_ENV = "TMUX_BUILDER_ADMIN_TOKEN_SECRET"
@@ -27,6 +28,7 @@ def _secret(env_name: str) -> str:
         raise UpstreamUnavailable("a secret the control plane needs cannot be read") from exc
     if not isinstance(value, str) or len(value) < 32:
         raise UpstreamUnavailable(f"the secret named by {env_name} is missing or too short")
+    register_secret(value)  # a bare token has no pattern: the log filter must know it
     return value
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from control_plane import health, iam_identity, requirements_doc, sessions, tracking, users
 from control_plane.errors import InvalidStepInput
-from control_plane.observability import logger
+from control_plane.observability import count, logger
 from tmux_builder.contracts import ActivityType, PipelineState, utc_now_iso
 from tmux_builder.pipeline import Step
 from tmux_builder.settings import cloud
@@ -106,6 +106,7 @@ def record_success(payload: dict[str, Any]) -> dict[str, Any]:
     if url:
         sessions.record_deployed(state.user_id, state.session_id, url)
     tracking.add_activity(state.execution_id, ActivityType.DONE, f"Your site is live at {url}")
+    count("BuildsSucceeded", mode=state.mode)
     return state.model_dump(mode="json", exclude_none=True)
 
 
@@ -147,6 +148,7 @@ def record_failure(payload: dict[str, Any]) -> dict[str, Any]:
     tracking.add_activity(
         state.execution_id, ActivityType.ERROR, f"Build failed{where}: {cause or error}", step
     )
+    count("BuildsFailed", step=step.value if step else "unknown")
     logger.error(
         "pipeline failed",
         extra={"execution_id": state.execution_id, "step": step_name, "error": error},
