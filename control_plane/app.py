@@ -15,6 +15,12 @@ from chalice import Chalice, ConvertToMiddleware, Response
 from control_plane import agent_events, builds, idempotency, links, observability, status, steps
 from control_plane.api_models import CreateUserRequest, CreateUserResponse, StatusResponse
 from control_plane.auth import Principal
+from control_plane.routes.admin import bp as admin_routes
+from control_plane.routes.chat import bp as chat_routes
+from control_plane.routes.client import bp as client_routes
+from control_plane.routes.onboarding import bp as onboarding_routes
+from control_plane.routes.pipeline import bp as pipeline_routes
+from control_plane.routes.uploads import uploads_bp
 from control_plane.web import Access, endpoint, json_response, openapi_document
 
 app = Chalice(app_name="tmux-builder-api")
@@ -65,18 +71,6 @@ def status_route(principal: Principal, execution_id: str) -> StatusResponse:
     return status.execution_status(execution_id, principal)
 
 
-@app.route("/api/health", methods=["GET"], cors=True)
-def health_route() -> Response:
-    return json_response({"ok": True})
-
-
-from control_plane.routes.admin import bp as admin_routes  # noqa: E402
-from control_plane.routes.chat import bp as chat_routes  # noqa: E402
-from control_plane.routes.client import bp as client_routes  # noqa: E402
-from control_plane.routes.onboarding import bp as onboarding_routes  # noqa: E402
-from control_plane.routes.pipeline import bp as pipeline_routes  # noqa: E402
-from control_plane.routes.uploads import uploads_bp  # noqa: E402
-
 app.register_blueprint(pipeline_routes)
 app.register_blueprint(uploads_bp)
 app.register_blueprint(admin_routes)
@@ -85,8 +79,14 @@ app.register_blueprint(onboarding_routes)
 app.register_blueprint(chat_routes)
 
 
-@app.route("/api/openapi.json", methods=["GET"], cors=True)
-def openapi_route() -> Response:
+@endpoint(
+    app,
+    "/api/openapi.json",
+    "GET",
+    access=Access.USER,
+    summary="This API's OpenAPI document (any valid credential)",
+)
+def openapi_route(principal: Principal) -> Response:
     return json_response(openapi_document())
 
 

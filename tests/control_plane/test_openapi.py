@@ -20,14 +20,17 @@ from control_plane.app import app
 from control_plane.web import REGISTRY, Access
 
 # Utility routes that are not part of the API contract (no models, no credentials).
-UNDOCUMENTED = {("/api/health", "GET"), ("/api/openapi.json", "GET")}
+UNDOCUMENTED: set[tuple[str, str]] = set()
 _PARAM = re.compile(r"{(\w+)}")
 
 
 @pytest.fixture(scope="module")
-def document() -> dict[str, Any]:
+def document(admin_token: str) -> dict[str, Any]:
     with Client(app) as client:
-        response = client.http.get("/api/openapi.json")
+        assert client.http.get("/api/openapi.json").status_code == 401
+        response = client.http.get(
+            "/api/openapi.json", headers={"Authorization": f"Bearer {admin_token}"}
+        )
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/json")
     parsed: dict[str, Any] = json.loads(response.body)

@@ -144,6 +144,10 @@ def _report(observed: Observed, stack: dict[str, Any], secret: str | None = None
     return text.replace(secret, "$ADMIN_TOKEN") if secret else text
 
 
+def _admin(stack: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {stack['admin_token']}"}
+
+
 def _schema(stack: dict[str, Any], headers: dict[str, str]) -> Any:
     import schemathesis
 
@@ -153,8 +157,16 @@ def _schema(stack: dict[str, Any], headers: dict[str, str]) -> Any:
 
 
 def _labels(stack: dict[str, Any]) -> set[str]:
-    document = requests.get(stack["api_url"] + "/api/openapi.json", timeout=10).json()
-    return {f"{m.upper()} {path}" for path, item in document["paths"].items() for m in item}
+    document = requests.get(
+        stack["api_url"] + "/api/openapi.json", headers=_admin(stack), timeout=10
+    ).json()
+    # The document itself takes no input to fuzz (test_openapi covers it).
+    return {
+        f"{m.upper()} {path}"
+        for path, item in document["paths"].items()
+        for m in item
+        if path != "/api/openapi.json"
+    }
 
 
 def test_no_input_gets_a_server_error_from_the_admin_api(stack: dict[str, Any]) -> None:
@@ -174,7 +186,9 @@ def test_no_input_gets_a_server_error_from_the_admin_api(stack: dict[str, Any]) 
 
 
 def test_without_credentials_protected_operations_answer_401(stack: dict[str, Any]) -> None:
-    document = requests.get(stack["api_url"] + "/api/openapi.json", timeout=10).json()
+    document = requests.get(
+        stack["api_url"] + "/api/openapi.json", headers=_admin(stack), timeout=10
+    ).json()
     protected = {
         f"{method.upper()} {path}"
         for path, item in document["paths"].items()
@@ -197,12 +211,15 @@ def test_without_credentials_protected_operations_answer_401(stack: dict[str, An
             return "a protected operation answered without a credential"
         return None
 
-    _fuzz(_schema(stack, {}), stack["api_url"], {}, max(2, EXAMPLES // 2), judge, observed)
+    _fuzz(
+        _schema(stack, _admin(stack)), stack["api_url"], {}, max(2, EXAMPLES // 2), judge, observed
+    )
 
     assert not observed.problems, _report(observed, stack)
     assert set(observed.statuses) == _labels(stack), "every operation was fuzzed"
-    for label in protected:
+    for label in protected & _labels(stack):
         assert 401 in observed.statuses[label], (label, dict(observed.statuses[label]))
+    assert requests.get(stack["api_url"] + "/api/openapi.json", timeout=10).status_code == 401
 
 
 # Inputs every route must refuse with a 4xx that says what is wrong, whatever its model.
@@ -230,7 +247,7 @@ def test_bad_input_gets_a_4xx_that_names_the_problem(stack: dict[str, Any]) -> N
     """Deterministic companions to the fuzzer: the inputs item 7 lists, on every operation."""
     api = stack["api_url"]
     headers = {"Authorization": f"Bearer {stack['admin_token']}"}
-    document = requests.get(api + "/api/openapi.json", timeout=10).json()
+    document = requests.get(api + "/api/openapi.json", headers=_admin(stack), timeout=10).json()
     problems: list[str] = []
 
     def check(method: str, url: str, body: bytes | None, content_type: str, what: str) -> None:
