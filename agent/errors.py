@@ -82,3 +82,9 @@ class EngineExitedError(AiTurnError):
     """The CLI exited in the middle of the turn."""
 
     error_code: ClassVar[str] = "EngineExited"
+
+
+class PermissionDeniedError(AiTurnError):
+    """The AI stopped at a permission it does not have (the agent never grants one)."""
+
+    error_code: ClassVar[str] = "PermissionDenied"

@@ -7,6 +7,11 @@ without reading the screen. Claude Code runs a hook command at each of those mom
 Each session gets its own random bearer token in its environment. The token, not anything in the
 request, says which user a request speaks for, so one session can never report for another.
 Tokens are kept only as SHA-256 digests and never logged.
+
+Permission asks: the engine that owns a session can watch them (:meth:`NotifyHub.on_permission`).
+The hub passes on a ``PermissionRequest`` hook (the CLI asks before showing its dialog; the hook's
+own answer decides) and a ``Notification`` of type ``permission_prompt`` (a dialog has been on the
+screen for ~6 s), naming the tool of the last ``PreToolUse``; the engine decides and reports.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ _SHUTDOWN_POLL_SECONDS = 0.05
 _PROMPT_FILE_RE = re.compile(r"prompts/([A-Za-z0-9._-]+)\.txt")
 
 ActivityCallback = Callable[[str, ActivityType, str], None]
+PERMISSION_NOTIFICATION = "permission_prompt"
 _T = TypeVar("_T")
 
 
@@ -57,6 +63,7 @@ class HookEvent(StrEnum):
     STOP = "Stop"
     SUBAGENT_STOP = "SubagentStop"
     NOTIFICATION = "Notification"
+    PERMISSION_REQUEST = "PermissionRequest"
     PRE_COMPACT = "PreCompact"
     SESSION_END = "SessionEnd"
 
@@ -107,6 +114,24 @@ class SessionStartInfo:
 
 
 @dataclass(frozen=True)
+class PermissionAsk:
+    """The CLI asked to use a tool its settings do not allow.
+
+    ``dialog`` is False for the ``PermissionRequest`` hook (answered by the hook itself, before
+    any dialog) and True for a ``permission_prompt`` Notification: a dialog is on the screen and
+    the CLI waits for a key.
+    """
+
+    tool_name: str
+    tool_input: dict[str, Any]
+    dialog: bool
+    message: str = ""
+
+
+PermissionCallback = Callable[[str, PermissionAsk], None]
+
+
+@dataclass(frozen=True)
 class StopInfo:
     """The end of one turn, from the Stop hook."""
 
@@ -146,6 +171,8 @@ class _UserState:
     last_prompt_id: str | None = None
     prompts: OrderedDict[str, str] = field(default_factory=OrderedDict)
     stops: OrderedDict[str, StopInfo] = field(default_factory=OrderedDict)
+    last_tool: tuple[str, dict[str, Any]] | None = None
+    on_permission: PermissionCallback | None = None
 
 
 def _digest(token: str) -> str:
@@ -292,6 +319,17 @@ class NotifyHub:
             self._drop(user_id)
             self._cond.notify_all()
 
+    def on_permission(self, user_id: str, callback: PermissionCallback | None) -> None:
+        """Call ``callback(user_id, ask)`` for the session's permission asks, until the next
+        :meth:`register` or :meth:`unregister`; it runs on the hook's request thread, outside
+        the hub's lock, and should be quick (the CLI waits for the hook)."""
+        with self._cond:
+            self._state(user_id).on_permission = callback
+
+    def report(self, user_id: str, kind: ActivityType, message: str) -> None:
+        """Relay an activity line for the user, in order with the session's own."""
+        self._activities.put((user_id, kind, message))
+
     def is_registered(self, user_id: str) -> bool:
         with self._cond:
             return user_id in self._users
@@ -343,6 +381,15 @@ class NotifyHub:
                 return
             self._apply_hook(state, event, payload)
             self._cond.notify_all()
+            ask = _permission_ask(state, event, payload)
+            callback = state.on_permission
+        if ask is not None and callback is not None:
+            # The watcher reports the ask its own way (e.g. "...; denied").
+            try:
+                callback(user_id, ask)
+            except Exception:
+                logger.exception("permission callback failed")
+            return
         activity = self._hook_activity(event, payload)
         if activity is not None:
             self._activities.put((user_id, *activity))
@@ -375,6 +422,8 @@ class NotifyHub:
                     payload.transcript_path,
                 )
                 _remember(state.stops, prompt_id, info)
+        elif event is HookEvent.PRE_TOOL_USE and payload.tool_name:
+            state.last_tool = (payload.tool_name, dict(payload.tool_input or {}))
         elif event is HookEvent.SESSION_END and payload.reason != "clear":
             state.ended = payload.reason or "ended"
 
@@ -434,6 +483,25 @@ class NotifyHub:
                 self._on_activity(*item)
             except Exception:
                 logger.exception("activity callback failed")
+
+
+def _permission_ask(
+    state: _UserState, event: HookEvent, payload: HookPayload
+) -> PermissionAsk | None:
+    if event is HookEvent.PERMISSION_REQUEST and payload.tool_name:
+        return PermissionAsk(payload.tool_name, dict(payload.tool_input or {}), dialog=False)
+    if event is not HookEvent.NOTIFICATION:
+        return None
+    message = payload.message or ""
+    kind = payload.notification_type
+    # Versions without notification_type say "Claude needs your permission to use <tool>".
+    if kind != PERMISSION_NOTIFICATION and not (kind is None and "permission" in message.lower()):
+        return None
+    tool_name, tool_input = state.last_tool or ("", {})
+    named = re.search(r"permission to use (\S+)", message)
+    if named:
+        tool_name = named.group(1).rstrip(".")
+    return PermissionAsk(tool_name or "a tool", tool_input, dialog=True, message=message)
 
 
 class _HubHTTPServer(ThreadingHTTPServer):

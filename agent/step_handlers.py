@@ -20,6 +20,7 @@ from agent.engine.base import (
     EngineError,
     EngineExited,
     EngineNotReady,
+    PermissionDenied,
     PromptNotDelivered,
     TurnTimeout,
 )
@@ -29,6 +30,7 @@ from agent.errors import (
     E2EError,
     EngineExitedError,
     EngineNotReadyError,
+    PermissionDeniedError,
     PlanMissingError,
     PromptNotDeliveredError,
     StepError,
@@ -57,6 +59,7 @@ _TURN_ERRORS: dict[type[EngineError], type[AiTurnError]] = {
     PromptNotDelivered: PromptNotDeliveredError,
     TurnTimeout: TurnTimeoutError,
     EngineExited: EngineExitedError,
+    PermissionDenied: PermissionDeniedError,
 }
 
 

@@ -254,6 +254,12 @@ class TmuxSessions:
         """Press Enter in the pane (to submit a line that is already in the input)."""
         self._cmd("send-keys", "-t", self._own_target(user_id), "Enter")
 
+    def send_key(self, user_id: str, key: str) -> None:
+        """Press one named key (tmux key name, e.g. ``Escape``) in the pane; never text."""
+        if not key.isalnum():
+            raise ValueError(f"not a tmux key name: {key!r}")
+        self._cmd("send-keys", "-t", self._own_target(user_id), key)
+
     def pane_format(self, user_id: str, fmt: str) -> str:
         """Expand a tmux format (e.g. ``#{alternate_on}``) for the user's pane."""
         out = self._cmd("list-panes", "-t", self._own_target(user_id), "-F", fmt)

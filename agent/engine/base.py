@@ -17,20 +17,31 @@ pressed again while the line stays on the screen without a ``UserPromptSubmit`` 
 swallow an Enter that arrives too soon after a paste). Once the line has left the screen the CLI
 took it: it is never pasted again, however late its signal (that would submit it twice).
 ``tests/fixtures/hard_tui.py`` plays each of these cases.
+
+Permission asks: the agent never grants a permission the session's settings do not (nobody is
+there to judge one). An adapter denies asks before any dialog where its CLI allows it (Claude
+Code: the ``PermissionRequest`` hook answers "deny", the model is told and goes on; see
+``claude_code.py``). A dialog that shows anyway is reported by the hub (``Notification``
+``permission_prompt``) and denied with :attr:`Engine.deny_permission_key`; in Claude Code that
+key ends the whole turn, so :meth:`Engine.run_turn` then raises :class:`PermissionDenied` at
+once instead of waiting for a ``Stop`` that will not come. Either way the user's activity gets
+"The AI asked for permission to use <tool>; denied".
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from agent.notify_hub import HubTimeout, SessionEnded, UnknownUser
+from agent.notify_hub import HubTimeout, PermissionAsk, SessionEnded, UnknownUser
 from agent.tmux_sessions import HEIGHT, PASTE_SETTLE_SECONDS, TmuxSessionError
+from tmux_builder.contracts import ActivityType
 
 if TYPE_CHECKING:
     from agent.notify_hub import NotifyHub, SessionStartInfo, StopInfo
@@ -72,12 +83,33 @@ class EngineExited(EngineError):
     """The CLI exited (or announced SessionEnd) in the middle of a turn."""
 
 
+class PermissionDenied(EngineError):
+    """The turn stopped at a permission dialog; the agent denied it, which ended the turn."""
+
+
+def permission_denied_line(tool_name: str) -> str:
+    """The activity line for a denied permission ask."""
+    return f"The AI asked for permission to use {tool_name}; denied"
+
+
 @dataclass(frozen=True)
 class TurnResult:
     task_id: str
     prompt_id: str
     last_message: str
     duration_seconds: float
+    # Tools the AI asked permission for during the turn (each denied), in order.
+    denied_permissions: tuple[str, ...] = ()
+
+
+@dataclass
+class _TurnWatch:
+    """What happened to permissions during the turn in progress."""
+
+    task_id: str
+    denied: list[str] = field(default_factory=list)
+    hook_denied: set[tuple[str, str]] = field(default_factory=set)
+    interrupted_by: str | None = None
 
 
 class Engine(ABC):
@@ -106,8 +138,11 @@ class Engine(ABC):
     enter_retry_seconds: float = 0.3
     # A line that left the screen was taken: its UserPromptSubmit may be late, never absent.
     confirm_timeout_seconds: float = 30.0
-    # How often a long wait also checks that the CLI has not died without saying so.
+    # How often a long wait also checks that the CLI has not died without saying so (and that
+    # a denied permission dialog has not ended the turn).
     liveness_interval_seconds: float = 2.0
+    # The key that answers a permission dialog "No" (Claude Code: option 3 "No ... (esc)").
+    deny_permission_key: str = "Escape"
 
     def __init__(self, sessions: TmuxSessions, hub: NotifyHub, turn_timeout: float) -> None:
         self.sessions = sessions
@@ -115,6 +150,8 @@ class Engine(ABC):
         self.turn_timeout = turn_timeout
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._turns: dict[str, _TurnWatch] = {}
+        self._turns_guard = threading.Lock()
 
     # -- what an adapter provides ----------------------------------------------------------
 
@@ -178,28 +215,26 @@ class Engine(ABC):
         with self._user_lock(user_id):
             started = time.monotonic()
             self._ensure_started(ws)
-            prompt_id = self.hub.submitted_prompt(user_id, task_id)
-            if prompt_id is None:
-                ws.write_prompt(task_id, prompt_text)
-                prompt_id = self._deliver(ws, task_id)
-            remaining = timeout - (time.monotonic() - started)
+            watch = _TurnWatch(task_id)
+            with self._turns_guard:
+                self._turns[user_id] = watch
             try:
-                info = self._await(
-                    ws, lambda t: self.hub.wait_stopped(user_id, prompt_id, t), remaining
-                )
-            except HubTimeout:
-                tail = self._pane_tail(user_id)
-                self.stop(user_id)
-                raise TurnTimeout(
-                    f"{self.name}: turn {task_id} did not end within {timeout:g} s", tail
-                ) from None
+                info, prompt_id = self._turn(ws, task_id, prompt_text, timeout, started, watch)
+            finally:
+                with self._turns_guard:
+                    self._turns.pop(user_id, None)
             self.on_turn_end(ws, info)
             return TurnResult(
                 task_id=task_id,
                 prompt_id=prompt_id,
                 last_message=info.last_assistant_message,
                 duration_seconds=time.monotonic() - started,
+                denied_permissions=tuple(watch.denied),
             )
+
+    def deny_permission_dialog(self, user_id: str) -> None:
+        """Answer the permission dialog on the user's screen "No" (one key, no screen reading)."""
+        self.sessions.send_key(user_id, self.deny_permission_key)
 
     def stop(self, user_id: str) -> None:
         """Kill the user's CLI session and revoke its hub token (late signals are refused)."""
@@ -210,6 +245,74 @@ class Engine(ABC):
             logger.warning("could not kill session: %s", error)
 
     # -- internals ------------------------------------------------------------------------
+
+    def _turn(
+        self,
+        ws: Workspace,
+        task_id: str,
+        prompt_text: str,
+        timeout: float,
+        started: float,
+        watch: _TurnWatch,
+    ) -> tuple[StopInfo, str]:
+        user_id = ws.user_id
+        prompt_id = self.hub.submitted_prompt(user_id, task_id)
+        if prompt_id is None:
+            ws.write_prompt(task_id, prompt_text)
+            prompt_id = self._deliver(ws, task_id)
+
+        def stopped(seconds: float) -> StopInfo:
+            if watch.interrupted_by is not None:
+                raise PermissionDenied(
+                    f"{self.name}: turn {task_id} stopped at a permission dialog for "
+                    f"{watch.interrupted_by}; the agent never grants permissions unattended, "
+                    "and denying the dialog ended the turn",
+                    self._pane_tail(user_id),
+                )
+            return self.hub.wait_stopped(user_id, prompt_id, seconds)
+
+        remaining = timeout - (time.monotonic() - started)
+        try:
+            return self._await(ws, stopped, remaining), prompt_id
+        except HubTimeout:
+            tail = self._pane_tail(user_id)
+            self.stop(user_id)
+            denied = f" (denied permission for {', '.join(watch.denied)})" if watch.denied else ""
+            raise TurnTimeout(
+                f"{self.name}: turn {task_id} did not end within {timeout:g} s{denied}", tail
+            ) from None
+
+    def _permission_asked(self, user_id: str, ask: PermissionAsk) -> None:
+        """The hub's callback for the CLI's permission asks: deny, report, end a stuck turn.
+
+        A ``PermissionRequest`` hook was already answered "deny" by the hook itself (the
+        adapter's settings); a dialog on the screen gets :attr:`deny_permission_key`. The same
+        ask reported by both (a hook that decided nothing) gives one activity line.
+        """
+        ask_key = (ask.tool_name, json.dumps(ask.tool_input, sort_keys=True, default=str))
+        with self._turns_guard:
+            watch = self._turns.get(user_id)
+            reported = watch is not None and ask_key in watch.hook_denied
+            if watch is not None:
+                if ask.dialog:
+                    watch.interrupted_by = ask.tool_name
+                else:
+                    watch.hook_denied.add(ask_key)
+                if not reported:
+                    watch.denied.append(ask.tool_name)
+        if ask.dialog:
+            try:
+                self.deny_permission_dialog(user_id)
+            except TmuxSessionError as error:
+                logger.warning("could not answer a permission dialog: %s", error)
+        logger.warning(
+            "%s: denied a permission ask for %s",
+            self.name,
+            ask.tool_name,
+            extra={"via": "dialog" if ask.dialog else "hook"},
+        )
+        if not reported:
+            self.hub.report(user_id, ActivityType.STATUS, permission_denied_line(ask.tool_name))
 
     def _user_lock(self, user_id: str) -> threading.Lock:
         with self._locks_guard:
@@ -238,6 +341,7 @@ class Engine(ABC):
         self.stop(user_id)
         ws.create()
         token = self.hub.register(user_id)
+        self.hub.on_permission(user_id, self._permission_asked)
         self.prepare(ws, self.hub.url, token)
         self.sessions.ensure(
             user_id, ws.dir, self.command(ws), self.environment(ws, self.hub.url, token)

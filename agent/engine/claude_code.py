@@ -5,6 +5,14 @@ the session folder trusted (``$HOME/.claude.json``), and tool permissions
 (``.claude/settings.json`` allows Read, Write, Edit and Bash; ``--permission-mode acceptEdits``).
 Bypass mode is not used: as root it refuses to start without ``IS_SANDBOX``.
 
+Any other tool (WebFetch, WebSearch...) would make the CLI ask, and nobody is there to answer.
+The ``PermissionRequest`` hook answers for that person, always "deny" with a message the model
+reads (checked with 2.1.329: the tool result is an error carrying the message, no dialog shows,
+the model goes on and the turn ends with ``Stop``). The decision is printed by the hook command
+itself, so it holds even when the hub is unreachable; the hub only hears of the ask, for the
+activity line. Should a dialog show anyway, the engine answers it with Escape (see
+:mod:`agent.engine.base`); 2.1.329 then ends the turn ("Interrupted") without ``Stop``.
+
 State comes from hooks configured in the session's ``.claude/settings.json``; each runs
 ``<this python> -I -m agent.notify_client hook <Event>``, which POSTs the hook's JSON to the
 notify hub. The interpreter's absolute path makes the hook independent of the pane's PATH, and
@@ -52,12 +60,19 @@ HOOK_EVENTS = (
     HookEvent.POST_TOOL_USE,
     HookEvent.STOP,
     HookEvent.NOTIFICATION,
+    HookEvent.PERMISSION_REQUEST,
     HookEvent.SESSION_END,
 )
 _TOOL_EVENTS = frozenset({HookEvent.PRE_TOOL_USE, HookEvent.POST_TOOL_USE})
 # Seconds Claude Code gives a hook; the client itself gives up after 10 s.
 HOOK_TIMEOUT_SECONDS = 15
 OFFLINE_AUTH_TOKEN = "offline"
+# What the model reads when it asks for a tool beyond ALLOWED_TOOLS.
+PERMISSION_DENIED_MESSAGE = (
+    "Permission denied: this session runs unattended and only allows "
+    + ", ".join(ALLOWED_TOOLS)
+    + ". Do the task without this tool, and say in your answer what you could not do."
+)
 # Model-backend variables passed through from the agent's environment when no model_base_url is
 # configured. Deliberately absent: AWS access keys, profiles and Google credential files (no cloud
 # credential ever enters the AI's environment); Bedrock works with its API key.
@@ -96,16 +111,35 @@ def hook_command(event: HookEvent) -> str:
     return f"{shlex.quote(sys.executable)} -I -m agent.notify_client hook {event.value}"
 
 
+def permission_decision() -> dict[str, Any]:
+    """The ``PermissionRequest`` hook's answer (its stdout): deny, and tell the model why."""
+    return {
+        "hookSpecificOutput": {
+            "hookEventName": HookEvent.PERMISSION_REQUEST.value,
+            "decision": {"behavior": "deny", "message": PERMISSION_DENIED_MESSAGE},
+        }
+    }
+
+
+def permission_hook_command() -> str:
+    """Report the ask to the hub, then print the denial (whatever the report's outcome)."""
+    decision = shlex.quote(json.dumps(permission_decision()))
+    return f"{hook_command(HookEvent.PERMISSION_REQUEST)}; printf '%s\\n' {decision}"
+
+
 def project_settings() -> dict[str, Any]:
     """The session folder's ``.claude/settings.json``: permissions and hooks, no secrets."""
     hooks: dict[str, list[dict[str, Any]]] = {}
     for event in HOOK_EVENTS:
+        command = (
+            permission_hook_command()
+            if event is HookEvent.PERMISSION_REQUEST
+            else hook_command(event)
+        )
         entry: dict[str, Any] = {
-            "hooks": [
-                {"type": "command", "command": hook_command(event), "timeout": HOOK_TIMEOUT_SECONDS}
-            ]
+            "hooks": [{"type": "command", "command": command, "timeout": HOOK_TIMEOUT_SECONDS}]
         }
-        if event in _TOOL_EVENTS:
+        if event in _TOOL_EVENTS or event is HookEvent.PERMISSION_REQUEST:
             entry["matcher"] = "*"
         hooks[event.value] = [entry]
     return {"permissions": {"allow": list(ALLOWED_TOOLS)}, "hooks": hooks}

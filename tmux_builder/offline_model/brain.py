@@ -18,6 +18,10 @@ it and the site's files and writes what the message changes (:mod:`chat_edits`).
 names no prompt file (typed into the pane) gets a text answer (:func:`chat_reply`); a request
 without tools is a side request such as a session title (:func:`side_reply`), answered with
 text, never a tool call.
+
+Scripted hard cases for tests (a slow turn, a tool error, a permission ask) are asked for with
+markers such as ``[offline-model: slow 4s]`` in the prompt file or the message; see
+:mod:`scenarios`. :func:`decide` is the only place that waits (for ``slow``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import hashlib
 import json
 import posixpath
 import re
+import time
+from collections.abc import Callable
 
 from tmux_builder.offline_model.chat_edits import (
     CHAT_INPUTS,
@@ -48,6 +54,16 @@ from tmux_builder.offline_model.prompt_file import (
     parse_prompt_file,
     task_id_from_path,
 )
+from tmux_builder.offline_model.scenarios import (
+    Scenario,
+    parse_scenario,
+    response_delay,
+    scenario_notes,
+    scripted_step,
+    strip_markers,
+    turn_scenario,
+    with_notes,
+)
 
 READ = "Read"
 WRITE = "Write"
@@ -62,8 +78,21 @@ _NOT_READ_RE = re.compile(
 )
 
 
-def decide(conversation: Conversation) -> AssistantReply:
-    """The one dispatch point: side request, chat message, or a step of a task turn."""
+def decide(
+    conversation: Conversation, *, sleep: Callable[[float], None] = time.sleep
+) -> AssistantReply:
+    """The one dispatch point: side request, chat message, or a step of a task turn.
+
+    A turn marked ``slow`` (see :mod:`scenarios`) gets its answer after that delay.
+    """
+    reply = _dispatch(conversation)
+    delay = response_delay(conversation)
+    if delay > 0:
+        sleep(delay)
+    return reply
+
+
+def _dispatch(conversation: Conversation) -> AssistantReply:
     if not conversation.has_tools:
         return side_reply(conversation)
     reference = find_prompt_reference(conversation.prompt)
@@ -76,7 +105,7 @@ def decide(conversation: Conversation) -> AssistantReply:
 
 def side_reply(conversation: Conversation) -> AssistantReply:
     """Titles and summaries the CLI asks for on the side: short text (JSON if asked for)."""
-    gist = _gist(conversation.prompt)
+    gist = _gist(strip_markers(conversation.prompt))
     if conversation.wants_json:
         return AssistantReply.text(json.dumps({"title": gist}))
     if "summar" in (conversation.prompt + conversation.system_text).lower():
@@ -86,14 +115,19 @@ def side_reply(conversation: Conversation) -> AssistantReply:
 
 def chat_reply(conversation: Conversation) -> AssistantReply:
     """Words typed into the pane, not a prompt file: answered, nothing changed."""
-    echo = _gist(conversation.prompt, words=40, chars=240)
-    return AssistantReply.text(
+    scenario = parse_scenario(conversation.prompt)
+    step = scripted_step(conversation, scenario)
+    if step is not None:
+        return step
+    echo = _gist(strip_markers(conversation.prompt), words=40, chars=240)
+    answer = (
         "I'm the offline model standing in for Claude on this machine. I work from prompt "
         "files: tasks (`prompts/<task>.txt`) build the plan, the site's code and its end-to-end "
         "tests, and chat messages (`prompts/chat-<id>.txt`, written when you use the chat) "
         "change the site. Words typed straight into this pane are not one of those, so "
         f"nothing was changed for: \u201c{md(echo)}\u201d."
     )
+    return AssistantReply.text(with_notes(answer, scenario_notes(conversation, scenario)))
 
 
 class _TaskTurn:
@@ -107,6 +141,7 @@ class _TaskTurn:
             # ".../<workdir>/prompts/<id>.txt": outputs go next to the prompts folder.
             working_dir = posixpath.dirname(posixpath.dirname(posixpath.normpath(reference)))
         self.working_dir = working_dir or ""
+        self.scenario = Scenario()
 
     def absolute(self, relative: str) -> str:
         return posixpath.normpath(posixpath.join(self.working_dir, relative))
@@ -124,13 +159,16 @@ class _TaskTurn:
             return AssistantReply.text(
                 f"I could not read `{self.reference}`: {_first_line(prompt_read.result)}"
             )
+        prompt_text = strip_line_numbers(prompt_read.result or "")
         try:
             task = parse_prompt_file(
-                strip_line_numbers(prompt_read.result or ""),
-                fallback_task_id=task_id_from_path(self.reference),
+                strip_markers(prompt_text), fallback_task_id=task_id_from_path(self.reference)
             )
         except PromptFileError as error:
             return AssistantReply.text(f"`{self.reference}` names no task I can do: {error}.")
+        scripted = self._scripted(prompt_text)
+        if scripted is not None:
+            return scripted
 
         inputs = [self.absolute(path) for path in required_inputs(task)]
         unread = [path for path in inputs if self._last_read(path) is None]
@@ -158,7 +196,13 @@ class _TaskTurn:
             return self._writes(deliverable, pending or to_rewrite)
         if to_read:
             return self._reads(to_read)
-        return AssistantReply.text(_final_answer(deliverable, failed))
+        notes = scenario_notes(self.conversation, self.scenario)
+        return AssistantReply.text(with_notes(_final_answer(deliverable, failed), notes))
+
+    def _scripted(self, prompt_text: str) -> AssistantReply | None:
+        """The scripted hard case due next, if the prompt file asks for one (see scenarios)."""
+        self.scenario = turn_scenario(self.conversation, prompt_text)
+        return scripted_step(self.conversation, self.scenario)
 
     def _write_state(self, path: str) -> tuple[str, str]:
         """pending | done | read (before a retry) | rewrite | failed, with the error text."""
@@ -235,13 +279,14 @@ class _ChatTurn(_TaskTurn):
             return AssistantReply.text(
                 f"I could not read `{self.reference}`: {_first_line(prompt_read.result)}"
             )
+        prompt_text = strip_line_numbers(prompt_read.result or "")
         try:
-            chat = parse_chat_prompt(
-                strip_line_numbers(prompt_read.result or ""),
-                fallback_id=task_id_from_path(self.reference),
-            )
+            chat = parse_chat_prompt(prompt_text, fallback_id=task_id_from_path(self.reference))
         except ChatPromptError as error:
             return AssistantReply.text(f"`{self.reference}` is not a chat message: {error}.")
+        scripted = self._scripted(prompt_text)
+        if scripted is not None:
+            return scripted
         unread = [
             self.absolute(path)
             for path in CHAT_INPUTS
@@ -250,7 +295,7 @@ class _ChatTurn(_TaskTurn):
         if unread:
             return self._reads(unread)
         texts = {path: self._read_text(self.absolute(path)) for path in CHAT_INPUTS}
-        return self._write_step(chat_deliverable(chat.message, texts))
+        return self._write_step(chat_deliverable(strip_markers(chat.message).strip(), texts))
 
 
 def _final_answer(deliverable: Deliverable, failed: dict[str, str]) -> str:
