@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from control_plane import builds, idempotency, paging, sessions, tracking, users
-from control_plane.errors import FieldProblem, NotFound, UpstreamUnavailable
+from control_plane.errors import FieldProblem, NotFound, UpstreamUnavailable, UserNotFound
 from control_plane.sessions import SessionStatus
-from tmux_builder import keys
+from tmux_builder import keys, naming
 from tmux_builder.contracts import Provider, SiteType
 
 SessionFilter = Literal["all", "active", "completed", "deleted"]
@@ -147,3 +147,29 @@ def delete(session_id: str) -> Deleted:
             ],
         )
     return Deleted(record=find(session_id), removed=list(report.removed))
+
+
+def delete_user(user_id: str) -> list[tuple[str, str]]:
+    """Tear a user down: every session's resources, the cloud identity, the agent's session.
+
+    Repeatable; resources that could not be removed yet make it a 503 that names them.
+    """
+    from control_plane import teardown
+
+    if not naming.USER_ID_RE.match(user_id):
+        raise NotFound(f"no user {user_id!r}")
+    try:
+        users.get(user_id)
+    except UserNotFound as exc:
+        raise NotFound(f"no user {user_id!r}") from exc
+    report = teardown.teardown_user(user_id)
+    if report.failed:
+        raise UpstreamUnavailable(
+            f"{len(report.failed)} resource(s) of user {user_id} could not be removed yet; "
+            "delete the user again to finish",
+            [
+                FieldProblem(f"{kind}/{resource_id}", reason)
+                for kind, resource_id, reason in report.failed
+            ],
+        )
+    return list(report.removed)

@@ -20,6 +20,7 @@ from control_plane.routes.models import (
     SessionList,
     SessionsQuery,
     SessionSummary,
+    UserDeleted,
 )
 from control_plane.web import Access, endpoint
 
@@ -149,4 +150,20 @@ def delete_session_route(principal: Principal, session_id: str) -> SessionDelete
             RemovedResource(resource_type=kind, resource_id=resource_id)
             for kind, resource_id in deleted.removed
         ],
+    )
+
+
+@endpoint(
+    bp,
+    "/api/admin/users/{user_id}",
+    "DELETE",
+    access=Access.ADMIN,
+    summary="Delete a user: every site's resources, the user's cloud identity and tmux session",
+    response=UserDeleted,
+)
+def delete_user_route(principal: Principal, user_id: str) -> UserDeleted:
+    removed = admin_sessions.delete_user(user_id)
+    return UserDeleted(
+        user_id=user_id,
+        removed=[RemovedResource(resource_type=k, resource_id=r) for k, r in removed],
     )

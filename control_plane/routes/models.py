@@ -229,6 +229,12 @@ class RemovedResource(BaseModel):
     resource_id: str
 
 
+class UserDeleted(BaseModel):
+    user_id: str
+    status: Literal["deleted"] = "deleted"
+    removed: list[RemovedResource]
+
+
 class SessionDeleted(BaseModel):
     session_id: str
     status: Literal["deleted"] = "deleted"

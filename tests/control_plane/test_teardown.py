@@ -243,3 +243,37 @@ def test_unknown_users_and_sessions(stack: StackOutputs) -> None:
         teardown.teardown_session(_new_user(), naming.new_session_id())
     with pytest.raises(ValueError):
         teardown.teardown_user("../../etc")
+
+
+def test_the_admin_deletes_a_user_through_the_api(client: Any, admin: dict[str, str]) -> None:
+    import json as _json
+
+    created = client.http.post(
+        "/api/admin/sessions",
+        headers={"Content-Type": "application/json", **admin},
+        body=_json.dumps(
+            {"email": "leaving@example.com", "host_provider": "aws", "site_type": "static"}
+        ),
+    )
+    assert created.status_code == 201, created.body
+    user_id = _json.loads(created.body)["user_id"]
+    from control_plane import iam_identity
+
+    iam_identity.ensure_identity(user_id)  # what the first build's create_user step does
+    assert client.http.delete(f"/api/admin/users/{user_id}").status_code == 401
+    token = _json.loads(created.body)["client_token"]
+    assert (
+        client.http.delete(
+            f"/api/admin/users/{user_id}", headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+        == 403
+    )
+    response = client.http.delete(f"/api/admin/users/{user_id}", headers=admin)
+    assert response.status_code == 200, response.body
+    body = _json.loads(response.body)
+    assert body["status"] == "deleted"
+    assert ("iam_role", f"tmux-user-{user_id[:12]}") in {
+        (r["resource_type"], r["resource_id"]) for r in body["removed"]
+    }
+    assert client.http.delete(f"/api/admin/users/{user_id}", headers=admin).status_code == 200
+    assert client.http.delete("/api/admin/users/" + "0" * 32, headers=admin).status_code == 404
