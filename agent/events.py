@@ -1,8 +1,9 @@
 """Reporting to the control plane: step progress, activity lines and created resources.
 
-The agent has no access to the table; it sends versioned :class:`AgentEvent` messages to the
-agent events queue, which the control plane applies. A report that cannot be sent is logged
-and dropped: progress reporting must never fail the build itself.
+The agent does not write these records itself (it only keeps its ``TASK#`` claims); it sends
+versioned :class:`AgentEvent` messages to the agent events queue, which the control plane
+applies. A report that cannot be sent is logged and dropped: progress reporting must never
+fail the build itself.
 """
 
 from __future__ import annotations

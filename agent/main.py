@@ -2,7 +2,8 @@
 
 On EC2 this runs as a systemd service; on one machine ``tmux-builder up`` starts it as a child
 process with the same environment variables. SIGTERM or SIGINT: stop taking work, let the
-tasks in flight finish, exit 0. The tmux sessions stay up so a restarted agent re-adopts them.
+tasks in flight finish within ``shutdown_grace_seconds``, hand back the rest (another agent
+takes them), exit 0. The tmux sessions stay up so a restarted agent re-adopts them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from agent.engine.claude_code import ClaudeCodeEngine
 from agent.events import EventPublisher
 from agent.notify_hub import NotifyHub
 from agent.step_handlers import StepContext, StepHandlers
+from agent.task_ledger import TaskLedger
 from agent.teardown import UserTeardown
 from agent.tmux_sessions import TmuxSessions
 from tmux_builder.contracts import ActivityType, AgentTask
@@ -97,14 +99,20 @@ def run_agent(settings: AgentSettings | None = None, cloud: CloudSettings | None
         events,
         concurrency=settings.concurrency,
         heartbeat_seconds=settings.heartbeat_seconds,
+        visibility_seconds=settings.visibility_seconds,
         handle_command=UserTeardown(settings.work_dir, sessions, credentials.forget_user),
+        ledger=TaskLedger(cloud.table, settings.agent_id, settings.visibility_seconds),
+        grace_seconds=settings.shutdown_grace_seconds,
     )
 
     chat: ChatConsumer | None = None
 
     def shutdown(signum: int, _frame: Any) -> None:
         log.info(
-            "signal %s: finishing %d task(s), taking no new work", signum, consumer.in_flight()
+            "signal %s: taking no new work; %d job(s) in flight get %g s to finish",
+            signum,
+            consumer.in_flight(),
+            settings.shutdown_grace_seconds,
         )
         consumer.stop()
         if chat is not None:
@@ -115,9 +123,10 @@ def run_agent(settings: AgentSettings | None = None, cloud: CloudSettings | None
     adopted = sessions.adopt()
     chat = start_chat_consumer(settings, cloud, engine)  # None without a chat queue
     log.info(
-        "agent %s polling %s (work dir %s, %d session(s) adopted)",
+        "agent %s polling %s (task ledger in %s, work dir %s, %d session(s) adopted)",
         settings.agent_id,
         cloud.agent_queue_url,
+        cloud.table,
         settings.work_dir,
         len(adopted),
     )

@@ -1,6 +1,7 @@
 """Applying what the agent reports (steps, activity lines, created resources) to the table.
 
-The agent has no table access (least privilege): it sends :class:`AgentEvent` messages to the
+The agent has no access to these records (least privilege; it only keeps its own ``TASK#``
+claims): it sends :class:`AgentEvent` messages to the
 agent events queue and this handler records them. Delivery is at least once and unordered, so
 every write here is idempotent or forward-only (see :mod:`control_plane.tracking`).
 """

@@ -187,3 +187,17 @@ def chat_answer(session_id: str, message_id: str) -> dict[str, str]:
 def session_pane(user_id: str, session_id: str) -> str:
     """Artifacts-bucket key of the latest capture of a session's tmux pane."""
     return f"users/{user_id}/sessions/{session_id}/pane.txt"
+
+
+# ---- the agent's task ledger --------------------------------------------------------------
+# Table: ``TASK#{execution_id}`` / ``{step}#{attempt}`` is the claim on one agent step, written
+# with attribute_not_exists by the agent that runs it (see :mod:`agent.task_ledger`): who runs
+# it, a lease it renews, and the answer Step Functions got. The agent may touch these items
+# and no others (its IAM policy: ``dynamodb:LeadingKeys`` ``TASK#*``). They expire.
+
+TASK_PREFIX = "TASK#"
+
+
+def task_claim(execution_id: str, step_name: Step | str, attempt: int) -> dict[str, str]:
+    """The claim on one delivery key of the agent queue: (execution_id, step, attempt)."""
+    return {PK: f"{TASK_PREFIX}{execution_id}", SK: f"{Step(step_name).value}#{attempt}"}

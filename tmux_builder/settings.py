@@ -54,8 +54,19 @@ class AgentSettings(BaseSettings):
     work_dir: Path = Path("/var/lib/tmux-builder")
     tmux_socket: str = "tmux-builder"
     concurrency: int = 4
-    # Seconds between SendTaskHeartbeat calls; the state machine's HeartbeatSeconds is larger.
+    # Seconds between SendTaskHeartbeat calls. Every agent state of the state machine has
+    # HeartbeatSeconds 120: six beats per window, so one or two lost calls never time a step out
+    # (tests/agent/test_consumer.py keeps the two in line).
     heartbeat_seconds: float = 20.0
+    # SQS visibility of a running task's message, extended every third of it together with the
+    # task's lease in the ledger: the task of an agent that died is taken up again by another
+    # (or the restarted) agent within this many seconds. The queue's own VisibilityTimeout does
+    # not apply (the agent sets this on every receive).
+    visibility_seconds: int = 30
+    # After SIGTERM: how long tasks in flight may still finish. What is still running then is
+    # handed back (its message visible again, its lease released) and the agent exits 0; on EC2
+    # systemd's TimeoutStopSec must be longer.
+    shutdown_grace_seconds: float = 60.0
     # How long one AI turn may take before the task fails.
     turn_timeout_seconds: float = 900.0
     claude_bin: str = ""

@@ -47,12 +47,17 @@ LOCAL_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
-# Environment the agent needs from the stack (least privilege: no table name, no state machine).
+# Environment the agent needs from the stack (least privilege: no state machine; the table
+# only for its task ledger, whose ``TASK#`` items are all its IAM role may touch on AWS).
 _AGENT_CLOUD_VARS = (
     "TMUX_BUILDER_EDGE",
     "TMUX_BUILDER_ARTIFACTS_BUCKET",
     "TMUX_BUILDER_ENVIRONMENT",
+    "TMUX_BUILDER_TABLE",
 )
+# After SIGTERM an agent hands back what did not finish within this grace: shorter than the
+# 15 s that :meth:`EmbeddedStack._stop_agent` waits before it kills the agent.
+_AGENT_SHUTDOWN_GRACE_SECONDS = "10"
 
 
 class StackError(Exception):
@@ -270,6 +275,7 @@ class EmbeddedStack:
             "TMUX_BUILDER_AGENT_CLAUDE_BIN": str(CLAUDE_BIN),
             "TMUX_BUILDER_AGENT_CHROMIUM_PATH": chromium,
             "TMUX_BUILDER_AGENT_MODEL_BASE_URL": model_url,
+            "TMUX_BUILDER_AGENT_SHUTDOWN_GRACE_SECONDS": _AGENT_SHUTDOWN_GRACE_SECONDS,
         }
         for name in _AGENT_CLOUD_VARS:
             env[name] = os.environ.get(name, "")

@@ -6,13 +6,20 @@ plan, a site and its tests (see :mod:`brain`). It is to Anthropic what moto is t
 
 Routes: ``POST /v1/messages`` (streamed or not), ``POST /v1/messages/count_tokens``,
 ``GET /health``; anything else is a 404 (the CLI's start-up ``HEAD /`` is fine with that).
+
+Slow turns on demand: ``TMUX_BUILDER_OFFLINE_MODEL_DELAY_MS`` (or ``delay_seconds``) holds every
+Messages answer back that long before it is sent, so a turn of n model calls takes at least n
+times that. Tests use it to act in the middle of a step (e.g. kill the agent during
+generate_code); it is 0 by default.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -37,6 +44,24 @@ MESSAGES_PATH = "/v1/messages"
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 HEALTH_PATH = "/health"
 MAX_BODY_BYTES = 64 * 1024 * 1024
+DELAY_ENV = "TMUX_BUILDER_OFFLINE_MODEL_DELAY_MS"
+
+
+def _delay_from_environment() -> float:
+    raw = os.environ.get(DELAY_ENV, "").strip()
+    try:
+        return max(0.0, float(raw) / 1000) if raw else 0.0
+    except ValueError:
+        logger.warning("%s=%r is not a number of milliseconds; no delay", DELAY_ENV, raw)
+        return 0.0
+
+
+class _ModelHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], delay_seconds: float) -> None:
+        super().__init__(address, _Handler)
+        self.delay_seconds = delay_seconds
 
 
 class OfflineModelServer:
@@ -48,17 +73,19 @@ class OfflineModelServer:
     >>> server.stop()
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, delay_seconds: float | None = None
+    ) -> None:
         self.host = host
         self._requested_port = port
-        self._httpd: ThreadingHTTPServer | None = None
+        self.delay_seconds = _delay_from_environment() if delay_seconds is None else delay_seconds
+        self._httpd: _ModelHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> OfflineModelServer:
         if self._httpd is not None:
             raise RuntimeError("the offline model server is already running")
-        httpd = ThreadingHTTPServer((self.host, self._requested_port), _Handler)
-        httpd.daemon_threads = True
+        httpd = _ModelHTTPServer((self.host, self._requested_port), self.delay_seconds)
         thread = threading.Thread(
             target=httpd.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -67,7 +94,11 @@ class OfflineModelServer:
         )
         thread.start()
         self._httpd, self._thread = httpd, thread
-        logger.info("offline model listening on %s", self.url)
+        logger.info(
+            "offline model listening on %s%s",
+            self.url,
+            f" (answers held back {self.delay_seconds:g} s)" if self.delay_seconds else "",
+        )
         return self
 
     def stop(self) -> None:
@@ -136,6 +167,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, request: MessagesRequest, input_tokens: int) -> None:
         reply = _safe_decide(request)
+        delay = getattr(self.server, "delay_seconds", 0.0)
+        if delay:
+            time.sleep(delay)
         message_id = "msg_" + request.digest()[:24]
         logger.debug(
             "answer %s: %s", reply.stop_reason, [getattr(b, "name", "text") for b in reply.content]
