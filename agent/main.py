@@ -135,7 +135,7 @@ def run_agent(settings: AgentSettings | None = None, cloud: CloudSettings | None
     finally:
         if chat is not None:
             chat.stop()
-            chat.join(timeout=settings.turn_timeout_seconds)
+            chat.join(timeout=settings.shutdown_grace_seconds)
         hub.stop()
     log.info("agent %s stopped", settings.agent_id)
     return 0
