@@ -76,12 +76,20 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from tmux_builder.api_client import ApiClient, ApiFailure, ApiUnavailable, discover_api_url
+    from tmux_builder.api_client import (
+        ApiClient,
+        ApiFailure,
+        ApiUnavailable,
+        discover_admin_token,
+        discover_api_url,
+    )
 
+    state_dir = Path(args.state_dir)
     try:
-        status = ApiClient(discover_api_url(args.api, Path(args.state_dir))).status(
-            args.execution_id
+        client = ApiClient(
+            discover_api_url(args.api, state_dir), token=discover_admin_token(state_dir)
         )
+        status = client.status(args.execution_id)
     except ApiUnavailable as exc:
         print(exc, file=sys.stderr)
         return 3

@@ -100,3 +100,37 @@ def test_no_running_stack_exits_3(tmp_path: Path, capsys) -> None:  # noqa: ANN0
         == EXIT_NO_STACK
     )
     assert "make run" in capsys.readouterr().out
+
+
+def test_status_sends_the_admin_token(tmp_path: Path, capsys, monkeypatch) -> None:  # noqa: ANN001
+    """`tmux-builder status` reads the local stack's admin token like `build` does."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str | None] = []
+
+    class Api(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append(self.headers.get("Authorization"))
+            body = b'{"status": "running"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        (tmp_path / "admin-token").write_text("local-admin-token\n")
+        monkeypatch.delenv("TMUX_BUILDER_ADMIN_TOKEN", raising=False)
+        api = f"http://127.0.0.1:{server.server_address[1]}"
+        assert main(["--state-dir", str(tmp_path), "status", "e1", "--api", api]) == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == ["Bearer local-admin-token"]
+    assert '"running"' in capsys.readouterr().out
