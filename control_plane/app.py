@@ -12,7 +12,16 @@ from typing import Any
 
 from chalice import Chalice, ConvertToMiddleware, Response
 
-from control_plane import agent_events, builds, idempotency, links, observability, status, steps
+from control_plane import (
+    agent_events,
+    builds,
+    idempotency,
+    links,
+    observability,
+    proxy_routing,
+    status,
+    steps,
+)
 from control_plane.api_models import CreateUserRequest, CreateUserResponse, StatusResponse
 from control_plane.auth import Principal
 from control_plane.routes.admin import bp as admin_routes
@@ -139,3 +148,9 @@ def apply_agent_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
         processor=processor,
         context=context,
     )
+
+
+def api_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The REST API's Lambda entry: API Gateway has one ``/api/{proxy+}`` resource in front of
+    all routes; the event is routed to the matching Chalice route (see ``proxy_routing``)."""
+    return app(proxy_routing.route_event(app, event), context)  # type: ignore[no-any-return]

@@ -30,7 +30,7 @@ def stack() -> Iterator[StackOutputs]:
     os.environ.update(_ENVIRONMENT)
     server = MotoServer().start()
     os.environ["AWS_ENDPOINT_URL"] = server.endpoint_url
-    lambda_runtime.install({"control_plane/": "control_plane"})
+    lambda_runtime.install({"build/lambda/": "control_plane"})
     try:
         outputs = provision(
             ROOT / "template.yaml",

@@ -79,7 +79,7 @@ def test_outputs_and_environment(stack: StackOutputs) -> None:
     assert stack.environment["TMUX_BUILDER_ENVIRONMENT"] == "local"
     create_user = stack.functions["CreateUserFunction"]
     assert create_user.handler == "app.create_user"
-    assert create_user.code_uri == "control_plane/"
+    assert create_user.code_uri == "build/lambda/"
 
 
 def test_resource_configuration(stack: StackOutputs, aws: Any) -> None:

@@ -155,7 +155,7 @@ class EmbeddedStack:
         moto = MotoServer(port=opts.aws_port, host=opts.host).start()
         self._closers.append(("embedded AWS", moto.stop))
         os.environ["AWS_ENDPOINT_URL"] = moto.endpoint_url
-        lambda_runtime.install({"control_plane/": "control_plane"})
+        lambda_runtime.install({"build/lambda/": "control_plane"})
         self._closers.append(("Lambda runtime", lambda_runtime.uninstall))
 
         site = SiteServer(self.state_dir / "sites", moto.endpoint_url, host=opts.host).start()
