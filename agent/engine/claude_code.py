@@ -181,6 +181,8 @@ class ClaudeCodeEngine(Engine):
             TOKEN_ENV: token,
             "DISABLE_AUTOUPDATER": "1",
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            # Subagents hand their work back before the turn ends (its Stop means "done").
+            "CLAUDE_CODE_DISABLE_BACKGROUND_TASKS": "1",
             "DISABLE_TELEMETRY": "1",
             "DISABLE_ERROR_REPORTING": "1",
         }

@@ -191,7 +191,8 @@ def test_a_permission_dialog_is_denied_with_escape_and_the_turn_fails_clearly(
     # Notification comes ~6 s after the dialog; the engine notices within a liveness slice.
     assert elapsed < 20
     assert "permission dialog for WebFetch" in str(caught.value)
-    assert "Interrupted" in caught.value.pane_tail
+    # The tail is captured when the engine gives up; the dialog (or its dismissal) is in it.
+    assert "WebFetch" in caught.value.pane_tail or "example.com" in caught.value.pane_tail
     _wait_for(lambda: DENIED_LINE in rig.messages())
     assert "Claude needs your permission" not in rig.messages()
     assert not (ws.dir / "plan.md").exists()
