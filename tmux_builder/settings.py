@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,6 +76,8 @@ class AgentSettings(BaseSettings):
     # or empty to let the CLI use the operator's configured Anthropic credentials.
     model_base_url: str = ""
     model: str = ""
+    # Claude Code's effort level (low, medium, high, xhigh, max); empty: the CLI's default.
+    effort: Literal["", "low", "medium", "high", "xhigh", "max"] = ""
 
 
 @lru_cache(maxsize=1)

@@ -165,6 +165,8 @@ class ClaudeCodeEngine(Engine):
         argv = [str(resolve_claude_bin(self.settings)), "--permission-mode", "acceptEdits"]
         if self.settings.model:
             argv += ["--model", self.settings.model]
+        if self.settings.effort:
+            argv += ["--effort", self.settings.effort]
         recorded = ws.recorded_cli_session()
         # --resume with an id whose transcript is gone exits at once; start fresh instead.
         if recorded is not None and Path(recorded.transcript_path).is_file():

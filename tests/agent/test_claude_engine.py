@@ -105,7 +105,9 @@ def test_prepare_seeds_trust_and_hooks_and_keeps_cli_state(tmp_path: Path) -> No
 def test_environment_offline_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-operator-key")
-    engine, ws = _offline_engine(tmp_path, model_base_url="http://127.0.0.1:9", model="m-1")
+    engine, ws = _offline_engine(
+        tmp_path, model_base_url="http://127.0.0.1:9", model="m-1", effort="high"
+    )
 
     env = engine.environment(ws, "http://127.0.0.1:1", "tok")
 
@@ -123,6 +125,8 @@ def test_environment_offline_model(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         "acceptEdits",
         "--model",
         "m-1",
+        "--effort",
+        "high",
     ]
 
 
