@@ -11,26 +11,22 @@ runs once: one bucket, one distribution, deploy entered once.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 import requests
 
+from tests.e2e.launcher import running_stack
 from tmux_builder import keys
 from tmux_builder.api_client import ApiClient
 from tmux_builder.offline_model.server import DELAY_ENV
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tmux, pytest.mark.claude, pytest.mark.browser]
-ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = "A site for a bicycle repair shop called Spoke, with prices and opening hours"
 # Each offline model answer waits this long: a generate_code turn takes several seconds.
 MODEL_DELAY_MS = "1500"
@@ -38,50 +34,10 @@ MODEL_DELAY_MS = "1500"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    state_dir = tmp_path_factory.mktemp("crash-stack")
-    log = (state_dir / "stack.log").open("wb")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TMUX_BUILDER_"))}
-    env[DELAY_ENV] = MODEL_DELAY_MS
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tmux_builder.cli",
-            "--state-dir",
-            str(state_dir),
-            "up",
-            "--port",
-            "0",
-            "--aws-port",
-            "0",
-            "--model-port",
-            "0",
-            "--model",
-            "offline",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    stack_file = state_dir / "stack.json"
-    deadline = time.monotonic() + 60
-    while not stack_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the stack did not start:\n{(state_dir / 'stack.log').read_text()}")
-        time.sleep(0.2)
-    info = json.loads(stack_file.read_text())
-    info["state_dir"] = state_dir
-    try:
+    with running_stack(
+        tmp_path_factory.mktemp("crash-stack"), **{DELAY_ENV: MODEL_DELAY_MS}
+    ) as info:
         yield info
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def _aws(info: dict[str, Any], service: str) -> Any:

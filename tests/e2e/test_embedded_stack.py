@@ -3,11 +3,9 @@ the public API, through all nine steps, with the real Claude Code CLI on the off
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,62 +15,18 @@ import boto3
 import pytest
 import requests
 
+from tests.e2e.launcher import ROOT, clean_environment, cli, running_stack
 from tmux_builder.api_client import ApiClient
 from tmux_builder.pipeline import STEPS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tmux, pytest.mark.claude, pytest.mark.browser]
-ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = "A portfolio website for a photographer named Ada, dark theme"
-
-
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tmux_builder.cli", *args]
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    state_dir = tmp_path_factory.mktemp("stack")
-    log = (state_dir / "stack.log").open("wb")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TMUX_BUILDER_"))}
-    process = subprocess.Popen(
-        _cli(
-            "--state-dir",
-            str(state_dir),
-            "up",
-            "--port",
-            "0",
-            "--aws-port",
-            "0",
-            "--model-port",
-            "0",
-            "--model",
-            "offline",
-        ),
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    stack_file = state_dir / "stack.json"
-    deadline = time.monotonic() + 60
-    while not stack_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the stack did not start:\n{(state_dir / 'stack.log').read_text()}")
-        time.sleep(0.2)
-    info = json.loads(stack_file.read_text())
-    info["state_dir"] = state_dir
-    info["process"] = process
-    try:
+    with running_stack(tmp_path_factory.mktemp("stack")) as info:
         yield info
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        log.close()
 
 
 def _aws(info: dict[str, Any], service: str) -> Any:
@@ -86,9 +40,9 @@ def _aws(info: dict[str, Any], service: str) -> Any:
 
 
 def test_a_site_is_built_end_to_end(stack: dict[str, Any], tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TMUX_BUILDER_"))}
+    env = clean_environment()
     built = subprocess.run(
-        _cli(
+        cli(
             "--state-dir",
             str(stack["state_dir"]),
             "build",
@@ -221,9 +175,9 @@ def test_the_portal_starts_a_build_and_follows_it(stack: dict[str, Any]) -> None
 
 
 def test_the_cli_reports_a_refused_build_with_exit_2(stack: dict[str, Any]) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TMUX_BUILDER_"))}
+    env = clean_environment()
     refused = subprocess.run(
-        _cli("--state-dir", str(stack["state_dir"]), "build", REQUIREMENTS, "--provider", "azure"),
+        cli("--state-dir", str(stack["state_dir"]), "build", REQUIREMENTS, "--provider", "azure"),
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -14,76 +14,27 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 import requests
 
+from tests.e2e.launcher import running_stack
+
 pytestmark = [pytest.mark.e2e]
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("TMUX_BUILDER_FUZZ_EXAMPLES", "15"))
 REQUEST_TIMEOUT = 30
 
 
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tmux_builder.cli", *args]
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    state_dir = tmp_path_factory.mktemp("fuzz-stack")
-    log = (state_dir / "stack.log").open("wb")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TMUX_BUILDER_"))}
-    process = subprocess.Popen(
-        _cli(
-            "--state-dir",
-            str(state_dir),
-            "up",
-            "--port",
-            "0",
-            "--aws-port",
-            "0",
-            "--model-port",
-            "0",
-            "--model",
-            "offline",
-            "--agents",
-            "0",
-        ),
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    stack_file = state_dir / "stack.json"
-    deadline = time.monotonic() + 60
-    while not stack_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the stack did not start:\n{(state_dir / 'stack.log').read_text()}")
-        time.sleep(0.2)
-    info = json.loads(stack_file.read_text())
-    info["state_dir"] = state_dir
-    info["admin_token"] = (state_dir / "admin-token").read_text().strip()
-    try:
+    # No agent: valid creates start executions that wait; nothing is built.
+    with running_stack(tmp_path_factory.mktemp("fuzz-stack"), "--agents", "0") as info:
         yield info
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        log.close()
 
 
 @dataclass
