@@ -12,7 +12,6 @@ ones this call created, so that a retry after a crash still records everything f
 from __future__ import annotations
 
 import json
-import mimetypes
 import os
 import re
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.errors import DeployError
+from tmux_builder.content_types import content_type_for
 from tmux_builder.contracts import DeployResult
 
 if TYPE_CHECKING:
@@ -45,35 +45,6 @@ CACHE_HTML = "no-cache"
 CACHE_HASHED = "public, max-age=31536000, immutable"
 CACHE_DEFAULT = "public, max-age=300"
 
-# Fixed types for what sites are made of: mimetypes depends on the host's /etc/mime.types.
-_CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".htm": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".json": "application/json; charset=utf-8",
-    ".map": "application/json; charset=utf-8",
-    ".webmanifest": "application/manifest+json; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",
-    ".xml": "application/xml; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".avif": "image/avif",
-    ".ico": "image/x-icon",
-    ".woff": "font/woff",
-    ".woff2": "font/woff2",
-    ".ttf": "font/ttf",
-    ".otf": "font/otf",
-    ".wasm": "application/wasm",
-    ".pdf": "application/pdf",
-    ".mp4": "video/mp4",
-    ".webm": "video/webm",
-}
 # Bundlers name outputs `name-<hash>.ext` / `name.<hash>.ext`; a hash mixes case or digits,
 # which keeps plain words such as `hero-illustration.png` out of year-long caching.
 _HASHED_STEM = re.compile(r"[-.](?=[A-Za-z0-9_-]*[A-Z0-9])[A-Za-z0-9_-]{8,}$")
@@ -194,14 +165,6 @@ def site_files(site_dir: Path, progress: Callable[[str], None] | None = None) ->
         key=lambda f: (f.content_type.startswith("text/html"), f.key == INDEX_DOCUMENT, f.key)
     )
     return files
-
-
-def content_type_for(key: str) -> str:
-    suffix = Path(key).suffix.lower()
-    if suffix in _CONTENT_TYPES:
-        return _CONTENT_TYPES[suffix]
-    guessed, _ = mimetypes.guess_type(key, strict=False)
-    return guessed or "application/octet-stream"
 
 
 def cache_control_for(key: str) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import functools
 import logging
-import mimetypes
 import socket
 import threading
 import time
@@ -37,52 +36,15 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from chalice import Chalice
 
+from tmux_builder.content_types import content_type_for
+
 __all__ = [
     "BackgroundServer",
     "LocalApiServer",
     "QuietRequestHandler",
-    "WEB_CONTENT_TYPES",
-    "content_type_for",
 ]
 
 logger = logging.getLogger(__name__)
-
-# mimetypes depends on /etc/mime.types, which minimal images lack or get wrong for the web.
-WEB_CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".htm": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".json": "application/json",
-    ".map": "application/json",
-    ".webmanifest": "application/manifest+json",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".avif": "image/avif",
-    ".ico": "image/x-icon",
-    ".woff": "font/woff",
-    ".woff2": "font/woff2",
-    ".ttf": "font/ttf",
-    ".otf": "font/otf",
-    ".wasm": "application/wasm",
-    ".txt": "text/plain; charset=utf-8",
-    ".xml": "application/xml",
-    ".pdf": "application/pdf",
-}
-
-
-def content_type_for(name: str) -> str:
-    """The Content-Type a browser needs for a file name (module scripts refuse text/plain)."""
-    suffix = Path(name).suffix.lower()
-    if suffix in WEB_CONTENT_TYPES:
-        return WEB_CONTENT_TYPES[suffix]
-    guessed, _ = mimetypes.guess_type(name)
-    return guessed or "application/octet-stream"
 
 
 class QuietRequestHandler(WSGIRequestHandler):
