@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,50 +18,23 @@ from botocore.exceptions import ClientError
 
 from agent.credentials import UserCredentials, UserCredentialsError
 from control_plane import iam_identity, steps, tracking, users
+from tests.moto_iam import enforcement
 from tmux_builder import aws, naming, settings
 from tmux_builder.contracts import PipelineState
 from tmux_builder.local.provision import StackOutputs
-
-
-def _reset_auth(endpoint: str, count: str) -> None:
-    request = urllib.request.Request(
-        f"{endpoint}/moto-api/reset-auth",
-        data=count.encode(),
-        headers={"Content-Type": "text/plain"},  # a form type would hide the body from moto
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310
-        pass
 
 
 @contextmanager
 def enforced_iam() -> Iterator[None]:
     """Admin keys in the environment and IAM enforced; both undone whatever happens."""
     endpoint = os.environ["AWS_ENDPOINT_URL"]  # the stack's moto server
-    iam = aws.client("iam")
-    admin = f"isolation-admin-{os.urandom(4).hex()}"
-    iam.create_user(UserName=admin)
-    iam.put_user_policy(
-        UserName=admin,
-        PolicyName="everything",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-            }
-        ),
-    )
-    key = iam.create_access_key(UserName=admin)["AccessKey"]
     saved = {name: os.environ[name] for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ["AWS_ACCESS_KEY_ID"] = key["AccessKeyId"]
-    os.environ["AWS_SECRET_ACCESS_KEY"] = key["SecretAccessKey"]
-    aws.reset()
-    try:
-        _reset_auth(endpoint, "0")
-        yield
-    finally:
+    with enforcement(endpoint, aws.client("iam"), "isolation-admin") as keys:
+        os.environ["AWS_ACCESS_KEY_ID"] = keys["aws_access_key_id"]
+        os.environ["AWS_SECRET_ACCESS_KEY"] = keys["aws_secret_access_key"]
+        aws.reset()
         try:
-            _reset_auth(endpoint, "inf")
+            yield
         finally:
             os.environ.update(saved)
             aws.reset()
