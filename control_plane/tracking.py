@@ -131,10 +131,14 @@ def step_failed(
 
 
 def steps_of(execution_id: str) -> dict[str, dict[str, Any]]:
-    return {
-        item["step"]: item
-        for item in store.query(keys.execution_partition(execution_id), sk_prefix=keys.STEP_PREFIX)
-    }
+    """The recorded steps by name.
+
+    An item without its attributes is skipped: moto (the embedded stack) applies an UpdateItem
+    to the stored item in place, so a concurrent query can see a new step item holding only its
+    key for a moment. DynamoDB itself never shows a half-applied update.
+    """
+    items = store.query(keys.execution_partition(execution_id), sk_prefix=keys.STEP_PREFIX)
+    return {item["step"]: item for item in items if "step" in item and "status" in item}
 
 
 def add_activity(
