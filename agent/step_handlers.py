@@ -183,21 +183,27 @@ class StepHandlers:
         return built if (built / "index.html").is_file() else ws.code_dir
 
     def deploy(self, task: AgentTask, site: SiteSpec) -> dict[str, Any]:
-        """Deploy as the user's own role: the agent's credentials never touch the user's site."""
-        from agent.credentials import session_for_user
-        from agent.deploy.aws_static import deploy_static_site
+        """Deploy as the user's own identity: the agent's credentials never touch the site."""
+        from agent.deploy.base import DeployRequest, deployer_for
 
-        if not task.state.identity_role_arn:
-            raise InvalidTask("the task carries no identity_role_arn (create_user did not run)")
-        user_session = session_for_user(task.state.identity_role_arn, task.user_id)
+        deployer = deployer_for(site)
         ws = self._workspace(task, site)
-        outcome = deploy_static_site(
-            user_session,
-            self._site_dir(ws),
-            bucket=site.resource_name,
-            tags=naming.resource_tags(task.user_id, task.session_id, site.site_type.value),
-            edge=self.ctx.edge,
-            progress=lambda message: self._activity(task, message),
+        outcome = deployer(
+            DeployRequest(
+                site=site,
+                user_id=task.user_id,
+                session_id=task.session_id,
+                execution_id=task.execution_id,
+                code_dir=ws.code_dir,
+                site_dir=self._site_dir(ws),
+                tags=naming.resource_tags(task.user_id, task.session_id, site.site_type.value),
+                progress=lambda message: self._activity(task, message),
+                aws_session=lambda: self._user_aws_session(task),
+                edge=self.ctx.edge,
+                settings=self.ctx.settings,
+                cloud=self.ctx.cloud,
+                code_snapshot_key=self._keys(task).code_snapshot,
+            )
         )
         for resource in outcome.resources:
             self.ctx.events.resource_created(
@@ -207,6 +213,13 @@ class StepHandlers:
             task.execution_id, task.user_id, ActivityType.DEPLOYED, outcome.result.url, task.step
         )
         return outcome.result.model_dump(mode="json", exclude_none=True)
+
+    def _user_aws_session(self, task: AgentTask) -> Any:
+        from agent.credentials import session_for_user
+
+        if not task.state.identity_role_arn:
+            raise InvalidTask("the task carries no identity_role_arn (create_user did not run)")
+        return session_for_user(task.state.identity_role_arn, task.user_id)
 
     def _deployed(self, task: AgentTask) -> DeployResult:
         if task.state.deploy is None:

@@ -18,11 +18,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.deploy.base import DeployOutcome, DeployRequest, SiteResource
 from agent.errors import DeployError
 from tmux_builder.content_types import content_type_for
 from tmux_builder.contracts import DeployResult
@@ -52,26 +53,23 @@ _DELETE_BATCH = 1000
 
 
 @dataclass(frozen=True)
-class SiteResource:
-    """A cloud resource of the site, as the caller records it for teardown."""
-
-    type: str
-    id: str
-    metadata: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DeployOutcome:
-    result: DeployResult
-    resources: list[SiteResource]
-
-
-@dataclass(frozen=True)
 class SiteFile:
     key: str
     path: Path
     content_type: str
     cache_control: str
+
+
+def deploy(request: DeployRequest) -> DeployOutcome:
+    """The deployer for aws/static (see :mod:`agent.deploy.base`)."""
+    return deploy_static_site(
+        request.aws_session(),
+        request.site_dir,
+        bucket=request.site.resource_name,
+        tags=request.tags,
+        edge=request.edge,
+        progress=request.progress,
+    )
 
 
 def deploy_static_site(
