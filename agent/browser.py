@@ -40,11 +40,16 @@ class Viewport:
     width: int
     height: int
     mobile: bool = False
+    # < 1 renders the page smaller: Chromium itself makes the thumbnail, no image library.
+    scale: float = 1.0
+    full_page: bool = True
 
 
 DESKTOP = Viewport("desktop", 1280, 800)
 MOBILE = Viewport("mobile", 390, 844, mobile=True)
-VIEWPORTS = (DESKTOP, MOBILE)
+# The first screen of the desktop view at a quarter of its size (320x200) for lists and cards.
+THUMBNAIL = Viewport("thumbnail", 1280, 800, scale=0.25, full_page=False)
+VIEWPORTS = (DESKTOP, MOBILE, THUMBNAIL)
 
 
 def chromium_path(configured: str = "") -> str:
@@ -74,9 +79,11 @@ def take_screenshots(
     timeout_s: float = 30.0,
     settle_timeout_s: float = 10.0,
 ) -> list[Path]:
-    """Full-page PNGs of ``url`` at desktop (1280x800) and mobile (390x844) sizes.
+    """Full-page PNGs of ``url`` at desktop (1280x800) and mobile (390x844) sizes, and a
+    320x200 thumbnail of the desktop view's first screen.
 
-    Returns ``[screenshot-desktop.png, screenshot-mobile.png]`` in ``out_dir``. A page that
+    Returns ``[screenshot-desktop.png, screenshot-mobile.png, screenshot-thumbnail.png]`` in
+    ``out_dir``. A page that
     answers HTTP >= 400 or cannot be loaded raises :class:`ScreenshotError`: a picture of an
     error page is not a screenshot of the site.
     """
@@ -114,7 +121,7 @@ def _capture(
         viewport={"width": viewport.width, "height": viewport.height},
         is_mobile=viewport.mobile,
         has_touch=viewport.mobile,
-        device_scale_factor=1,
+        device_scale_factor=viewport.scale,
     )
     try:
         page = context.new_page()
@@ -129,7 +136,7 @@ def _capture(
         # Pages that poll or stream never go idle; the loaded page is good enough then.
         with suppress(PlaywrightTimeoutError):
             page.wait_for_load_state("networkidle", timeout=settle_timeout_s * 1000)
-        page.screenshot(path=str(path), full_page=True, timeout=timeout_s * 1000)
+        page.screenshot(path=str(path), full_page=viewport.full_page, timeout=timeout_s * 1000)
     finally:
         context.close()
 

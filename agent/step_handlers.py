@@ -42,7 +42,7 @@ from agent.session_setup import prepare_workspace
 from agent.uploads_sync import sync_uploads, uploads_instruction
 from agent.workspace import Workspace
 from tmux_builder import naming
-from tmux_builder.contracts import ActivityType, AgentTask, DeployResult, SiteSpec
+from tmux_builder.contracts import ActivityType, AgentTask, DeployResult, ScreenshotSet, SiteSpec
 from tmux_builder.pipeline import Step
 from tmux_builder.settings import AgentSettings, CloudSettings
 
@@ -226,7 +226,7 @@ class StepHandlers:
             raise InvalidTask(f"{task.step.value} needs the deploy step's result")
         return task.state.deploy
 
-    def screenshot(self, task: AgentTask, site: SiteSpec) -> str:
+    def screenshot(self, task: AgentTask, site: SiteSpec) -> dict[str, Any]:
         from agent.browser import chromium_path, take_screenshots
 
         deployed = self._deployed(task)
@@ -242,7 +242,8 @@ class StepHandlers:
                 stored[viewport] = self.ctx.artifacts.upload_file(
                     shot, keys.screenshot(viewport), "image/png"
                 )
-        return stored.get("desktop") or next(iter(stored.values()))
+        self._activity(task, f"Screenshots stored ({', '.join(stored)})")
+        return ScreenshotSet.model_validate(stored).model_dump(mode="json", exclude_none=True)
 
     def e2e_tests(self, task: AgentTask, site: SiteSpec) -> dict[str, Any]:
         from agent.browser import chromium_path

@@ -57,10 +57,16 @@ def _record_outcome(execution_id: str, step: Step, output: dict[str, Any]) -> No
     """Copy what a person wants to see on the status page onto the execution record."""
     if step is Step.DEPLOY and output.get("url"):
         tracking.update_execution(execution_id, deployed_url=output["url"])
-    elif step is Step.SCREENSHOT and output.get("screenshot_key"):
-        tracking.update_execution(execution_id, screenshot_key=output["screenshot_key"])
+    elif step is Step.SCREENSHOT and output.get("desktop"):
+        tracking.update_execution(
+            execution_id,
+            screenshots={k: output[k] for k in ("desktop", "mobile", "thumbnail") if output.get(k)},
+        )
     elif step is Step.E2E_TESTS and "passed" in output:
         tracking.update_execution(
             execution_id,
-            e2e={k: output.get(k, 0) for k in ("passed", "failed", "errors", "skipped")},
+            e2e={
+                **{k: output.get(k, 0) for k in ("passed", "failed", "errors", "skipped")},
+                "report_key": output.get("report_key"),
+            },
         )

@@ -114,12 +114,21 @@ class E2EView(BaseModel):
     failed: int
     errors: int = 0
     ok: bool
+    report_url: str | None = Field(default=None, description="The JUnit XML report")
 
 
 class FailureView(BaseModel):
     step: str | None
     error: str
     cause: str = ""
+
+
+class ScreenshotsView(BaseModel):
+    """Short-lived links to the screenshot step's pictures."""
+
+    desktop_url: str
+    mobile_url: str | None = None
+    thumbnail_url: str | None = None
 
 
 class StatusResponse(BaseModel):
@@ -134,7 +143,10 @@ class StatusResponse(BaseModel):
     ended_at: str | None = None
     steps: list[StepView]
     deployed_url: str | None = None
-    screenshot_url: str | None = None
+    screenshot_url: str | None = Field(
+        default=None, description="The desktop screenshot (same as screenshots.desktop_url)"
+    )
+    screenshots: ScreenshotsView | None = None
     e2e: E2EView | None = None
     error: FailureView | None = None
     activity: list[ActivityView] = Field(default_factory=list)

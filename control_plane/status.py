@@ -15,6 +15,7 @@ from control_plane.api_models import (
     ActivityView,
     E2EView,
     FailureView,
+    ScreenshotsView,
     StatusResponse,
     StepError,
     StepView,
@@ -144,6 +145,7 @@ def execution_status(execution_id: str, principal: Principal) -> StatusResponse:
         current = next((s.name for s in steps if s.status is StepStatus.PENDING), None)
 
     e2e = record.get("e2e")
+    screenshots = _screenshots(record)
     return StatusResponse(
         execution_id=execution_id,
         user_id=record["user_id"],
@@ -154,12 +156,14 @@ def execution_status(execution_id: str, principal: Principal) -> StatusResponse:
         ended_at=ended_at,
         steps=steps,
         deployed_url=record.get("deployed_url"),
-        screenshot_url=_presigned(record.get("screenshot_key")),
+        screenshot_url=screenshots.desktop_url if screenshots else None,
+        screenshots=screenshots,
         e2e=E2EView(
             passed=e2e["passed"],
             failed=e2e["failed"],
             errors=e2e.get("errors", 0),
             ok=e2e["failed"] == 0 and e2e.get("errors", 0) == 0 and e2e["passed"] > 0,
+            report_url=_presigned(e2e.get("report_key")),
         )
         if e2e
         else None,
@@ -170,4 +174,16 @@ def execution_status(execution_id: str, principal: Principal) -> StatusResponse:
             )
             for a in tracking.recent_activity(execution_id)
         ],
+    )
+
+
+def _screenshots(record: dict[str, Any]) -> ScreenshotsView | None:
+    stored = record.get("screenshots") or {}
+    desktop = _presigned(stored.get("desktop"))
+    if desktop is None:
+        return None
+    return ScreenshotsView(
+        desktop_url=desktop,
+        mobile_url=_presigned(stored.get("mobile")),
+        thumbnail_url=_presigned(stored.get("thumbnail")),
     )

@@ -74,6 +74,14 @@ class E2EResult(_Model):
         return self.failed == 0 and self.errors == 0 and self.passed > 0
 
 
+class ScreenshotSet(_Model):
+    """Where the screenshot step stored its pictures (artifact bucket keys)."""
+
+    desktop: str
+    mobile: str | None = None
+    thumbnail: str | None = None
+
+
 class HealthResult(_Model):
     url: str
     status_code: int
@@ -101,7 +109,7 @@ class PipelineState(_Model):
     snapshot_key: str | None = None
     deploy: DeployResult | None = None
     health: HealthResult | None = None
-    screenshot_key: str | None = None
+    screenshots: ScreenshotSet | None = None
     e2e: E2EResult | None = None
 
 

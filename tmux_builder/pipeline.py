@@ -56,6 +56,6 @@ AGENT_RESULT_FIELD: dict[Step, str] = {
     Step.CREATE_PLAN: "plan_key",
     Step.GENERATE_CODE: "snapshot_key",
     Step.DEPLOY: "deploy",
-    Step.SCREENSHOT: "screenshot_key",
+    Step.SCREENSHOT: "screenshots",
     Step.E2E_TESTS: "e2e",
 }

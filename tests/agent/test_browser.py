@@ -67,14 +67,21 @@ def test_chromium_path_names_the_package(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 @pytest.mark.browser
-def test_desktop_and_mobile_full_page_screenshots(site_url: str, tmp_path: Path) -> None:
+def test_desktop_and_mobile_full_page_screenshots_and_a_thumbnail(
+    site_url: str, tmp_path: Path
+) -> None:
     paths = take_screenshots(f"{site_url}/", tmp_path / "shots", chromium_path())
 
-    assert [p.name for p in paths] == ["screenshot-desktop.png", "screenshot-mobile.png"]
+    assert [p.name for p in paths] == [
+        "screenshot-desktop.png",
+        "screenshot-mobile.png",
+        "screenshot-thumbnail.png",
+    ]
     desktop_width, desktop_height = png_size(paths[0])
     mobile_width, mobile_height = png_size(paths[1])
     assert desktop_width == 1280 and desktop_height > 1500  # full page, not just the viewport
     assert mobile_width == 390 and mobile_height > 1500
+    assert png_size(paths[2]) == (320, 200)  # the first screen, a quarter of the size
 
 
 @pytest.mark.browser

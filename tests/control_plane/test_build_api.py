@@ -131,6 +131,36 @@ def test_agent_events_show_up_in_status_and_never_go_backwards(client: Any, stac
     assert deploy["status"] == "succeeded"
 
 
+def test_screenshots_and_the_e2e_report_are_linked_from_status(client: Any, stack: Any) -> None:
+    body = json.loads(post(client, {**GOOD, "email": "pictures@example.com"}).body)
+    execution_id, user_id = body["execution_id"], body["user_id"]
+    shots = {v: f"executions/{execution_id}/screenshot-{v}.png" for v in ("desktop", "mobile")}
+    shots["thumbnail"] = f"executions/{execution_id}/screenshot-thumbnail.png"
+    report = f"executions/{execution_id}/e2e-report.xml"
+    for step, output in (
+        (Step.SCREENSHOT, shots),
+        (Step.E2E_TESTS, {"passed": 5, "failed": 0, "errors": 0, "report_key": report}),
+    ):
+        aws.client("sqs").send_message(
+            QueueUrl=stack.outputs["EventsQueueUrl"],
+            MessageBody=AgentEventEnvelope(
+                event=StepSucceeded(
+                    execution_id=execution_id, user_id=user_id, step=step, output=output
+                )
+            ).model_dump_json(),
+        )
+
+    current = wait_for(
+        lambda: (s := status(client, execution_id))["e2e"] and s["screenshots"] and s
+    )
+
+    links = current["screenshots"]
+    assert all(links[f"{name}_url"].split("?")[0].endswith(key) for name, key in shots.items())
+    assert current["screenshot_url"] == links["desktop_url"]
+    assert current["e2e"]["ok"] is True and current["e2e"]["passed"] == 5
+    assert current["e2e"]["report_url"].split("?")[0].endswith(report)
+
+
 def test_a_failed_agent_step_ends_in_the_failure_path(client: Any, stack: Any) -> None:
     body = json.loads(post(client, {**GOOD, "email": "fails@example.com"}).body)
     task, receipt = receive_task(stack, body["execution_id"])
