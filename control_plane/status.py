@@ -124,8 +124,12 @@ def execution_status(execution_id: str, principal: Principal) -> StatusResponse:
     status = record.get("status", "running")
     failure = None
     if record.get("error"):
+        failed_step = step_items.get(record.get("failed_step") or "", {})
         failure = FailureView(
-            step=record.get("failed_step"), error=record["error"], cause=record.get("cause", "")
+            step=record.get("failed_step"),
+            error=record["error"],
+            # The agent's own report of the step (it can arrive after the failure path ran).
+            cause=record.get("cause") or failed_step.get("cause", ""),
         )
     ended_at = record.get("ended_at")
     if status == "running" and described is not None:

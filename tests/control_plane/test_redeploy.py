@@ -87,7 +87,7 @@ def _answer(task: AgentTask, site_url: str) -> None:
             "title": "The Tea House",
             "files": 3,
         },
-        Step.SCREENSHOT: keys.screenshot(),
+        Step.SCREENSHOT: {"desktop": keys.screenshot(), "mobile": keys.screenshot("mobile")},
         Step.E2E_TESTS: {
             "passed": 5,
             "failed": 0,
