@@ -261,3 +261,71 @@ def _processes_working_in(folder: Path) -> list[str]:
         if cwd.startswith(str(folder)) and "zombie" not in state:
             found.append(command)
     return found
+
+
+def test_a_chat_change_then_redeploy_serves_new_content_at_the_same_url(
+    stack: dict[str, Any],
+) -> None:
+    """Issue 5's check: the same URL and distribution, the new content, nothing new created."""
+    admin_token = (stack["state_dir"] / "admin-token").read_text().strip()
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {admin_token}"
+    base = stack["api_url"].rstrip("/")
+
+    def wait_status(execution_id: str) -> dict[str, Any]:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            current = api.get(f"{base}/api/status/{execution_id}", timeout=10).json()
+            if current["status"] != "running":
+                return dict(current)
+            time.sleep(0.5)
+        raise AssertionError(f"{execution_id} still running")
+
+    started = api.post(
+        f"{base}/api/create-user",
+        json={
+            "email": "redeploy@example.com",
+            "host_provider": "aws",
+            "site_type": "static",
+            "requirements": "A one-page site for a tea shop called Leaf and Cup",
+        },
+        timeout=30,
+    ).json()
+    first = wait_status(started["execution_id"])
+    assert first["status"] == "succeeded", first.get("error")
+    url = first["deployed_url"]
+    cloudfront = _aws(stack, "cloudfront")
+    distributions = cloudfront.list_distributions()["DistributionList"].get("Items", [])
+
+    sent = api.post(
+        f"{base}/api/chat/{started['execution_id']}",
+        json={"message": "Change the headline to Fresh leaves every single morning"},
+        timeout=10,
+    )
+    assert sent.status_code == 202, sent.text
+    deadline = time.monotonic() + 120
+    answered: list[dict[str, Any]] = []
+    while not answered and time.monotonic() < deadline:
+        history = api.get(f"{base}/api/chat/{started['execution_id']}/history", timeout=10).json()
+        answered = [
+            m
+            for m in history["messages"]
+            if m["role"] == "assistant" and m["in_reply_to"] == sent.json()["message_id"]
+        ]
+        time.sleep(0.5)
+    assert answered and answered[0]["status"] != "failed", answered
+    assert "Fresh leaves every single morning" not in requests.get(url, timeout=10).text
+
+    again = api.post(
+        f"{base}/api/redeploy/{started['execution_id']}", json={"from_step": "deploy"}, timeout=30
+    )
+    assert again.status_code == 202, again.text
+    second = wait_status(again.json()["execution_id"])
+
+    assert second["status"] == "succeeded", second.get("error")
+    assert second["deployed_url"] == url
+    assert "Fresh leaves every single morning" in requests.get(url, timeout=10).text
+    skipped = [s["name"] for s in second["steps"] if s["status"] == "skipped"]
+    assert skipped == [s.value for s in STEPS[:5]]
+    after = cloudfront.list_distributions()["DistributionList"].get("Items", [])
+    assert sorted(d["Id"] for d in after) == sorted(d["Id"] for d in distributions)
