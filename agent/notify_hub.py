@@ -6,7 +6,9 @@ without reading the screen. Claude Code runs a hook command at each of those mom
 
 Each session gets its own random bearer token in its environment. The token, not anything in the
 request, says which user a request speaks for, so one session can never report for another.
-Tokens are kept only as SHA-256 digests and never logged.
+Tokens are kept only as SHA-256 digests and never logged. The hub listens on loopback TCP, so a
+pane running as another Unix user (:mod:`agent.pane_user`) reaches it the same way; the token,
+not the caller's user, is what it checks.
 
 Permission asks: the engine that owns a session can watch them (:meth:`NotifyHub.on_permission`).
 The hub passes on a ``PermissionRequest`` hook (the CLI asks before showing its dialog; the hook's

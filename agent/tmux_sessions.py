@@ -11,6 +11,9 @@ Why it is built this way:
 - Sessions carry a user option naming the agent that created them; this class only ever acts on
   sessions with its own marker, so two agents (or a person) can share a socket safely.
 - Sessions are addressed with ``=name`` targets: tmux otherwise matches session-name prefixes.
+- With a pane user (:mod:`agent.pane_user`) each pane's program runs as that unprivileged user,
+  umask 0007, while the server stays the agent's: the AI can neither reach the agent's process,
+  files and cloud credentials nor connect to the server's socket.
 """
 
 from __future__ import annotations
@@ -31,10 +34,13 @@ from typing import TYPE_CHECKING
 import libtmux
 from libtmux import exc as tmux_exc
 
+from agent.pane_user import ENV_BIN, PANE_UMASK
 from tmux_builder.naming import tmux_session_name
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+    from agent.pane_user import PaneUser
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +77,17 @@ class TmuxSessions:
         ``tmux -L`` socket name, private to the agent.
     agent_id:
         Written into each session's :data:`MARKER_OPTION`; :meth:`adopt` finds sessions by it.
+    pane_user:
+        The user the panes' programs run as; None: the agent's own user.
     """
 
-    def __init__(self, socket_name: str, agent_id: str, tmux_bin: str | None = None) -> None:
+    def __init__(
+        self,
+        socket_name: str,
+        agent_id: str,
+        tmux_bin: str | None = None,
+        pane_user: PaneUser | None = None,
+    ) -> None:
         if not socket_name or "/" in socket_name:
             raise ValueError(f"invalid tmux socket name: {socket_name!r}")
         if not agent_id:
@@ -81,7 +95,9 @@ class TmuxSessions:
         self.socket_name = socket_name
         self.agent_id = agent_id
         self.tmux_bin = tmux_bin or shutil.which("tmux") or "tmux"
-        self.env_bin = shutil.which("env") or "/usr/bin/env"
+        self.pane_user = pane_user
+        # With a pane user, a fixed path: what runs as that user must not follow the agent's PATH.
+        self.env_bin = ENV_BIN if pane_user else shutil.which("env") or ENV_BIN
         self.server = libtmux.Server(
             socket_name=socket_name, config_file="/dev/null", tmux_bin=self.tmux_bin
         )
@@ -167,7 +183,10 @@ class TmuxSessions:
         return session
 
     def pane_command(self, command: Sequence[str], env: Mapping[str, str]) -> str:
-        """The shell-quoted ``exec env -i K=V ... command`` line tmux runs in the pane."""
+        """The shell-quoted ``exec env -i K=V ... command`` line tmux runs in the pane.
+
+        With a pane user: ``umask 0007 && exec <switch to the user> env -i K=V ... command``.
+        """
         if not command:
             raise ValueError("command must not be empty")
         if "=" in command[0]:
@@ -177,8 +196,12 @@ class TmuxSessions:
             if not _ENV_KEY_RE.match(key):
                 raise ValueError(f"invalid environment variable name: {key!r}")
         words = [self.env_bin, "-i", *(f"{k}={v}" for k, v in full_env.items()), *command]
-        # exec: the pane's pid becomes the engine's, and no shell lingers with tmux's environment.
-        return "exec " + " ".join(shlex.quote(word) for word in words)
+        if self.pane_user is None:
+            # exec: the pane's pid becomes the engine's; no shell lingers with tmux's environment.
+            return "exec " + " ".join(shlex.quote(word) for word in words)
+        words = [*self.pane_user.command_prefix(), *words]
+        line = " ".join(shlex.quote(word) for word in words)
+        return f"umask {PANE_UMASK:04o} && exec {line}"
 
     def adopt(self) -> dict[str, libtmux.Session]:
         """The sessions this agent created (by marker), keyed by user id; others are ignored."""

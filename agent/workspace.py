@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -62,6 +63,23 @@ def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_regular_text(path: Path) -> str | None:
+    """The text of a regular file, or None; never through a symlink, never blocking on a FIFO.
+
+    For files in folders the AI can write (its HOME, the session folder): it may have put a
+    link to a host file or a pipe there.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return handle.read().decode("utf-8", errors="replace")
 
 
 class Workspace:
@@ -117,12 +135,19 @@ class Workspace:
         return self.dir / ".claude" / "settings.json"
 
     def create(self) -> Workspace:
-        """Create every folder (idempotent); HOME is private to the agent's user."""
+        """Create every folder (idempotent); a new HOME is private to the agent's user.
+
+        An existing HOME keeps its mode: with a pane user the engine shares it with that user's
+        group (:mod:`agent.pane_user`), and a step running meanwhile must not take it away from
+        the CLI.
+        """
         for folder in (self.prompts_dir, self.code_dir, self.uploads_dir, self.e2e_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self.project_settings_path.parent.mkdir(parents=True, exist_ok=True)
-        self.home.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.home, 0o700)
+        if not self.home.is_dir():
+            self.home.parent.mkdir(parents=True, exist_ok=True)
+            self.home.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(self.home, 0o700)
         self._make_project_root()
         return self
 
@@ -143,7 +168,13 @@ class Workspace:
             [git, "init", "--quiet", str(self.dir)],
             check=True,
             capture_output=True,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.home)},
+            # Not the AI's ~/.gitconfig (it can write it): no global or system config at all.
+            env={
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "HOME": str(self.home),
+                "GIT_CONFIG_GLOBAL": os.devnull,
+                "GIT_CONFIG_NOSYSTEM": "1",
+            },
             timeout=30,
         )
 

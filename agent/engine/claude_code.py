@@ -40,10 +40,12 @@ from typing import TYPE_CHECKING, Any
 from agent.engine.base import Engine, EngineExited, EngineNotReady
 from agent.notify_client import TOKEN_ENV, URL_ENV
 from agent.notify_hub import HookEvent
-from agent.workspace import atomic_write
+from agent.pane_user import PaneUserError, pane_user_from_setting
+from agent.workspace import atomic_write, read_regular_text
 
 if TYPE_CHECKING:
     from agent.notify_hub import NotifyHub, SessionStartInfo, StopInfo
+    from agent.pane_user import PaneUser
     from agent.tmux_sessions import TmuxSessions
     from agent.workspace import Workspace
     from tmux_builder.settings import AgentSettings
@@ -153,6 +155,8 @@ class ClaudeCodeEngine(Engine):
     def __init__(self, settings: AgentSettings, sessions: TmuxSessions, hub: NotifyHub) -> None:
         super().__init__(sessions, hub, turn_timeout=settings.turn_timeout_seconds)
         self.settings = settings
+        # The user the panes run as (the same setting gives it to TmuxSessions in agent.main).
+        self.pane_user = pane_user_from_setting(settings.pane_user)
 
     # -- adapter --------------------------------------------------------------------------
 
@@ -160,6 +164,8 @@ class ClaudeCodeEngine(Engine):
         ws.create()
         self._seed_home(ws)
         atomic_write(ws.project_settings_path, json.dumps(project_settings(), indent=2) + "\n")
+        if self.pane_user is not None:
+            self._share_with_pane_user(ws, self.pane_user)
 
     def command(self, ws: Workspace) -> list[str]:
         argv = [str(resolve_claude_bin(self.settings)), "--permission-mode", "acceptEdits"]
@@ -226,6 +232,18 @@ class ClaudeCodeEngine(Engine):
             }
         return {key: os.environ[key] for key in MODEL_ENV_PASSTHROUGH if os.environ.get(key)}
 
+    def _share_with_pane_user(self, ws: Workspace, user: PaneUser) -> None:
+        """Hand the session folder and HOME to the pane user; fail now if it cannot start."""
+        try:
+            user.share(ws)
+            user.check_access(
+                executable=[resolve_claude_bin(self.settings), Path(sys.executable)],
+                readable=[ws.project_settings_path, ws.home / ".claude.json"],
+                writable=[ws.dir, ws.code_dir, ws.home],
+            )
+        except PaneUserError as error:
+            raise EngineNotReady(str(error)) from None
+
     def _seed_home(self, ws: Workspace) -> None:
         """Merge what an unattended start needs into ``$HOME/.claude.json``.
 
@@ -233,8 +251,9 @@ class ClaudeCodeEngine(Engine):
         """
         path = ws.home / ".claude.json"
         try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            # The CLI's file (it may have made it a link or a pipe; then it starts over).
+            state = json.loads(read_regular_text(path) or "{}")
+        except ValueError:
             state = {}
         if not isinstance(state, dict):
             state = {}
