@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from control_plane import chat, tracking
+from control_plane import chat, realtime_publish, tracking
 from tmux_builder.contracts import (
     Activity,
     AgentEventEnvelope,
@@ -22,23 +22,33 @@ from tmux_builder.contracts import (
 )
 from tmux_builder.pipeline import Step
 
+# Stored answers also go to the browsers following the session (WebSocket push).
+chat.on_turn_recorded(realtime_publish.chat_turn)
+
 
 def apply(body: str) -> None:
     event = AgentEventEnvelope.model_validate_json(body).event
     match event:
         case StepStarted():
-            tracking.step_started(event.execution_id, event.step, event.attempt, at=event.at)
+            if tracking.step_started(event.execution_id, event.step, event.attempt, at=event.at):
+                realtime_publish.step(event.execution_id, event.step)
         case StepSucceeded():
             if tracking.step_succeeded(
                 event.execution_id, event.step, event.attempt, output=event.output, at=event.at
             ):
                 _record_outcome(event.execution_id, event.step, event.output)
+                realtime_publish.step(event.execution_id, event.step)
+                realtime_publish.step_outcome(event.execution_id, event.step, event.output)
         case StepFailed():
-            tracking.step_failed(
+            if tracking.step_failed(
                 event.execution_id, event.step, event.attempt, event.error, event.cause, at=event.at
-            )
+            ):
+                realtime_publish.step(event.execution_id, event.step)
         case Activity():
             tracking.add_activity(
+                event.execution_id, event.type, event.message, event.step, at=event.at
+            )
+            realtime_publish.activity(
                 event.execution_id, event.type, event.message, event.step, at=event.at
             )
         case ChatAnswered():
