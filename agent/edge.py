@@ -1,4 +1,4 @@
-"""How a deployed CloudFront distribution is reached by people and by the pipeline.
+"""How a deployed site (a CloudFront distribution, an EC2 instance) is reached.
 
 On AWS a distribution is reached at ``https://<domain_name>``. On one machine nothing serves
 CloudFront (moto only keeps its control plane), so the embedded stack runs a local site server
@@ -15,6 +15,8 @@ from agent.errors import DeployError
 
 CLOUDFRONT = "cloudfront"
 REGISTER_TIMEOUT_S = 10.0
+# The instance host fetches the release and waits for the app to listen before it answers.
+INSTANCE_START_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,24 @@ class Edge:
             return f"https://{domain_name}"
         return self._register(distribution_id, domain_name)
 
-    def _register(self, distribution_id: str, domain_name: str) -> str:
+    def url_for_container(self, container: str) -> str:
+        """The local URL of an Azurite blob container (Azurite serves no static website).
+
+        Only the embedded stack has one; on Azure the deployer knows the site's own endpoint.
+        """
+        if self.is_cloudfront:
+            raise DeployError(
+                f"no local site server is configured to serve blob container {container}"
+            )
+        return self._register(container, "", collection="containers")
+
+    def _register(
+        self, distribution_id: str, domain_name: str, collection: str = "distributions"
+    ) -> str:
         """POST to the local site server; it answers the same URL however often it is asked."""
         import requests
 
-        endpoint = f"{self.site_server}/distributions/{quote(distribution_id, safe='')}"
+        endpoint = f"{self.site_server}/{collection}/{quote(distribution_id, safe='')}"
         try:
             response = requests.post(
                 endpoint, json={"domain_name": domain_name}, timeout=REGISTER_TIMEOUT_S
@@ -76,4 +91,70 @@ class Edge:
             ) from exc
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise DeployError(f"local site server answered an invalid url: {url!r}")
+        return url
+
+
+EC2 = "ec2"
+
+
+@dataclass(frozen=True)
+class InstanceEndpoints:
+    """Turns a dynamic site's EC2 instance into the URL where its app answers.
+
+    On AWS that is the instance's public DNS name on port 80. On one machine moto runs no
+    instances: the embedded stack's instance host runs each instance's release as a local
+    process, and answers its URL (``CloudSettings.instance_host`` is its base URL).
+    """
+
+    instance_host: str = ""
+
+    @classmethod
+    def from_settings(cls, setting: str) -> InstanceEndpoints:
+        """``"ec2"`` (or empty) for AWS, else the local instance host's base URL."""
+        value = setting.strip()
+        if not value or value.lower() == EC2:
+            return cls()
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(
+                f"instance host setting must be 'ec2' or an http(s) base URL, got {setting!r}"
+            )
+        return cls(instance_host=value.rstrip("/"))
+
+    @property
+    def is_ec2(self) -> bool:
+        return not self.instance_host
+
+    def url_for(self, instance_id: str, public_dns_name: str) -> str:
+        """The app's URL; locally this (re)starts the instance's current release first."""
+        if self.is_ec2:
+            if not public_dns_name:
+                raise DeployError(f"instance {instance_id} has no public DNS name")
+            return f"http://{public_dns_name}/"
+        return self._register(instance_id)
+
+    def _register(self, instance_id: str) -> str:
+        import requests
+
+        endpoint = f"{self.instance_host}/instances/{quote(instance_id, safe='')}"
+        try:
+            response = requests.post(endpoint, timeout=INSTANCE_START_TIMEOUT_S)
+        except requests.RequestException as exc:
+            raise DeployError(
+                f"local instance host at {self.instance_host} unreachable: {exc}"
+            ) from exc
+        if response.status_code >= 400:
+            raise DeployError(
+                f"local instance host could not run instance {instance_id}: "
+                f"HTTP {response.status_code} {response.text[:500]}"
+            )
+        try:
+            url = response.json()["url"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DeployError(
+                f"local instance host answered without a url for {instance_id}: "
+                f"{response.text[:200]}"
+            ) from exc
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise DeployError(f"local instance host answered an invalid url: {url!r}")
         return url

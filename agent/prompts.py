@@ -29,16 +29,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from tmux_builder import naming
+from tmux_builder import dynamic_site, naming
 from tmux_builder.contracts import Provider, SiteSpec, SiteType
 from tmux_builder.pipeline import Step
 
 # What the platform relies on when it runs a dynamic site (the `dynamic-app-packager` subagent
-# and the provider skills state the same values; a test keeps them in step).
-DYNAMIC_START_COMMAND = "npm start"
-DYNAMIC_PORT_ENV = "PORT"
-DYNAMIC_DEFAULT_PORT = 8080
-DYNAMIC_HEALTH_PATH = "/healthz"
+# and the provider skills state the same values; a test keeps them in step). One home with the
+# deployers, the offline model and the embedded stack's instance host: tmux_builder.dynamic_site.
+DYNAMIC_START_COMMAND = dynamic_site.START_COMMAND
+DYNAMIC_PORT_ENV = dynamic_site.PORT_ENV
+DYNAMIC_DEFAULT_PORT = dynamic_site.DEFAULT_PORT
+DYNAMIC_HEALTH_PATH = dynamic_site.HEALTH_PATH
 
 _ALL_PROVIDERS = frozenset(Provider)
 _ALL_SITE_TYPES = frozenset(SiteType)

@@ -20,8 +20,13 @@ from tmux_builder import aws, naming
 from tmux_builder.contracts import PipelineState, Provider, SiteType
 from tmux_builder.settings import cloud
 
-# What this deployment can build today. Azure and dynamic sites join with their deployers.
-SUPPORTED = {(Provider.AWS, SiteType.STATIC)}
+# What this deployment can build: every (provider, site type) pair, each with its deployer.
+SUPPORTED = {
+    (Provider.AWS, SiteType.STATIC),
+    (Provider.AWS, SiteType.DYNAMIC),
+    (Provider.AZURE, SiteType.STATIC),
+    (Provider.AZURE, SiteType.DYNAMIC),
+}
 
 
 @dataclass(frozen=True)
@@ -45,10 +50,12 @@ def check_supported(provider: Provider, site_type: SiteType) -> None:
     """422 naming the field when this deployment cannot build that kind of site."""
     if (provider, site_type) in SUPPORTED:
         return
-    field = "host_provider" if provider is not Provider.AWS else "site_type"
+    provider_known = any(known is provider for known, _ in SUPPORTED)
+    field = "site_type" if provider_known else "host_provider"
+    available = ", ".join(sorted(f"{p.value}/{t.value}" for p, t in SUPPORTED))
     message = (
         f"{provider.value}/{site_type.value} sites are not available "
-        "in this deployment yet; use host_provider=aws and site_type=static"
+        f"in this deployment yet; available: {available}"
     )
     raise NotSupported(message, [FieldProblem(field, message)])
 

@@ -21,18 +21,33 @@ from typing import Any
 
 from control_plane import iam_identity, sessions, store, tracking, users
 from control_plane.observability import logger
-from tmux_builder import aws, keys, naming
+from tmux_builder import aws, azure, keys, naming
 from tmux_builder.contracts import AgentCommand, utc_now_iso
 from tmux_builder.settings import cloud
 
 RESOURCE_BUCKET = "s3_bucket"
 RESOURCE_DISTRIBUTION = "cloudfront_distribution"
 RESOURCE_ORIGIN_ACCESS_CONTROL = "cloudfront_oac"
+# A dynamic site's (agent/deploy/aws_dynamic.py).
+RESOURCE_INSTANCE = "ec2_instance"
+RESOURCE_SECURITY_GROUP = "ec2_security_group"
+RESOURCE_INSTANCE_PROFILE = "iam_instance_profile"
+RESOURCE_INSTANCE_ROLE = "iam_instance_role"
 DELETED = "deleted"
 DELETE_FAILED = "delete_failed"
 _DELETE_BATCH = 1000
 # A distribution must be disabled (and the change deployed) before it can be deleted.
-_REMOVAL_ORDER = (RESOURCE_DISTRIBUTION, RESOURCE_ORIGIN_ACCESS_CONTROL, RESOURCE_BUCKET)
+# An instance goes before its security group and profile (both are in use until it is gone),
+# a profile before its role.
+_REMOVAL_ORDER = (
+    RESOURCE_INSTANCE,
+    RESOURCE_SECURITY_GROUP,
+    RESOURCE_INSTANCE_PROFILE,
+    RESOURCE_INSTANCE_ROLE,
+    RESOURCE_DISTRIBUTION,
+    RESOURCE_ORIGIN_ACCESS_CONTROL,
+    RESOURCE_BUCKET,
+)
 
 
 @dataclass
@@ -61,6 +76,10 @@ class NotOwned(NotRemoved):
 
 class StillDisabling(NotRemoved):
     """A distribution was disabled but the change is not deployed yet; run teardown again."""
+
+
+class StillInUse(NotRemoved):
+    """A security group whose instance is still shutting down; run teardown again."""
 
 
 # --- entry points --------------------------------------------------------------------------------
@@ -332,6 +351,148 @@ def _remove_origin_access_control(
     cloudfront.delete_origin_access_control(Id=control_id, IfMatch=found.get("ETag", ""))
 
 
+def _remove_instance(
+    user_id: str, instance_id: str, metadata: dict[str, str], wait_seconds: float
+) -> None:
+    """Terminate the user's instance (tag-checked), waiting up to ``wait_seconds`` for it."""
+    ec2 = aws.client("ec2", metadata.get("region") or None)
+    instance = _instance(ec2, instance_id)
+    if instance is None or instance["State"]["Name"] == "terminated":
+        return
+    owner = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}.get("UserGUID")
+    if owner != user_id:
+        raise NotOwned(f"instance {instance_id} is not tagged for this user; left alone")
+    ec2.terminate_instances(InstanceIds=[instance_id])
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        found = _instance(ec2, instance_id)
+        if found is None or found["State"]["Name"] == "terminated":
+            return
+        time.sleep(min(5.0, max(deadline - time.monotonic(), 0.0)))
+
+
+def _instance(ec2: Any, instance_id: str) -> dict[str, Any] | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    except ClientError as exc:
+        if _code(exc).startswith("InvalidInstanceID"):
+            return None
+        raise
+    instances = [i for r in reservations for i in r["Instances"]]
+    return dict(instances[0]) if instances else None
+
+
+def _remove_security_group(
+    user_id: str, group_id: str, metadata: dict[str, str], _wait: float
+) -> None:
+    from botocore.exceptions import ClientError
+
+    ec2 = aws.client("ec2", metadata.get("region") or None)
+    try:
+        group = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+    except ClientError as exc:
+        if _code(exc).startswith("InvalidGroup"):
+            return
+        raise
+    _require_user_name(user_id, group["GroupName"])
+    _require_user_tag(user_id, f"security group {group_id}", group.get("Tags", []))
+    try:
+        ec2.delete_security_group(GroupId=group_id)
+    except ClientError as exc:
+        if _code(exc) == "DependencyViolation":
+            raise StillInUse(
+                f"security group {group_id} is still in use (its instance is shutting down); "
+                "run teardown again later"
+            ) from exc
+        raise
+
+
+def _remove_instance_profile(
+    user_id: str, name: str, _metadata: dict[str, str], _wait: float
+) -> None:
+    from botocore.exceptions import ClientError
+
+    _require_user_name(user_id, name)
+    iam = aws.client("iam")
+    try:
+        profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
+    except ClientError as exc:
+        if _code(exc) == "NoSuchEntity":
+            return
+        raise
+    _require_user_tag(user_id, f"instance profile {name}", profile.get("Tags", []))
+    for role in profile.get("Roles", []):
+        iam.remove_role_from_instance_profile(InstanceProfileName=name, RoleName=role["RoleName"])
+    iam.delete_instance_profile(InstanceProfileName=name)
+
+
+def _remove_instance_role(user_id: str, name: str, _metadata: dict[str, str], _wait: float) -> None:
+    from botocore.exceptions import ClientError
+
+    _require_user_name(user_id, name)
+    iam = aws.client("iam")
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+    except ClientError as exc:
+        if _code(exc) == "NoSuchEntity":
+            return
+        raise
+    _require_user_tag(user_id, f"role {name}", role.get("Tags", []))
+    for page in iam.get_paginator("list_instance_profiles_for_role").paginate(RoleName=name):
+        for profile in page["InstanceProfiles"]:
+            iam.remove_role_from_instance_profile(
+                InstanceProfileName=profile["InstanceProfileName"], RoleName=name
+            )
+    for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
+        for policy in page["PolicyNames"]:
+            iam.delete_role_policy(RoleName=name, PolicyName=policy)
+    for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
+        for attached in page["AttachedPolicies"]:
+            iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+    iam.delete_role(RoleName=name)
+
+
+def _require_user_tag(user_id: str, what: str, tags: list[dict[str, str]]) -> None:
+    """An untagged resource of the user's name is theirs (a create that died before tagging)."""
+    owner = {t["Key"]: t["Value"] for t in tags}.get("UserGUID")
+    if owner is not None and owner != user_id:
+        raise NotOwned(f"{what} is tagged for another user; left alone")
+
+
+def _remove_azure_resource_group(
+    user_id: str, name: str, _metadata: dict[str, str], _wait: float
+) -> None:
+    """The site's whole resource group (everything of an Azure site is inside it)."""
+    from tmux_builder import azure_teardown
+    from tmux_builder.settings import AzureSettings
+
+    _require_user_name(user_id, name)
+    try:
+        azure_teardown.remove_resource_group(AzureSettings(), name, user_id)
+    except azure_teardown.AzureNotOwned as exc:
+        raise NotOwned(str(exc)) from exc
+    except (azure_teardown.AzureRemovalError, azure.AzureConfigError) as exc:
+        raise NotRemoved(str(exc)) from exc
+
+
+def _remove_azure_blob_container(
+    user_id: str, container: str, _metadata: dict[str, str], _wait: float
+) -> None:
+    """An azure/static site on the embedded stack: its Azurite container."""
+    from tmux_builder import azure_teardown
+    from tmux_builder.settings import AzureSettings
+
+    _require_user_name(user_id, container)
+    try:
+        azure_teardown.remove_blob_container(AzureSettings(), container, user_id)
+    except azure_teardown.AzureNotOwned as exc:
+        raise NotOwned(str(exc)) from exc
+    except azure_teardown.AzureRemovalError as exc:
+        raise NotRemoved(str(exc)) from exc
+
+
 def _require_user_name(user_id: str, name: str) -> None:
     if not name.startswith(f"tmux-{naming.user_prefix(user_id)}-"):
         raise NotOwned(f"{name} is not named for this user; left alone")
@@ -342,6 +503,12 @@ _REMOVERS: dict[str, _Remover] = {
     RESOURCE_BUCKET: _remove_bucket,
     RESOURCE_DISTRIBUTION: _remove_distribution,
     RESOURCE_ORIGIN_ACCESS_CONTROL: _remove_origin_access_control,
+    RESOURCE_INSTANCE: _remove_instance,
+    RESOURCE_SECURITY_GROUP: _remove_security_group,
+    RESOURCE_INSTANCE_PROFILE: _remove_instance_profile,
+    RESOURCE_INSTANCE_ROLE: _remove_instance_role,
+    azure.RESOURCE_GROUP: _remove_azure_resource_group,
+    azure.BLOB_CONTAINER: _remove_azure_blob_container,
 }
 
 

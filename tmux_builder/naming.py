@@ -128,6 +128,64 @@ def resource_name(user_id: str, slug: str) -> str:
     return name
 
 
+# Azure storage account names are 3-24 lowercase letters and digits, unique across Azure. A
+# site's name packs the user's prefix and its whole session id (creation second and random
+# tail, in base 36) into 24 characters: a one-to-one mapping, so any number of sites per user
+# per day get distinct names, and a redeploy of the same session finds the same account.
+AZURE_STORAGE_ACCOUNT_RE = re.compile(r"^[a-z0-9]{3,24}$")
+# Blob container names: 3-63 lowercase letters, digits and single hyphens, no leading hyphen.
+AZURE_CONTAINER_RE = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(?:-[a-z0-9]+)*$")
+_AZURE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_ACCOUNT_STAMP_LEN = 6  # seconds since 2020 in base 36: until late 2088
+_ACCOUNT_TAIL_LEN = 5  # the session's 24 random bits in base 36
+
+
+def _base36(number: int, width: int) -> str:
+    digits, rest = "", number
+    while rest:
+        rest, digit = divmod(rest, 36)
+        digits = _BASE36[digit] + digits
+    if len(digits) > width:
+        raise ValueError(f"{number} does not fit in {width} base-36 digits")
+    return digits.rjust(width, "0")
+
+
+def azure_storage_account_name(user_id: str, session_id: str) -> str:
+    """``t{prefix}{created}{tail}``: the site's own storage account, 24 characters.
+
+    Deterministic per (user, session) and distinct for every session of every user.
+    """
+    if not SESSION_ID_RE.match(session_id):
+        raise ValueError(f"not a session id: {session_id!r}")
+    stamp = datetime.strptime(session_id[5:20], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    seconds = int((stamp - _AZURE_EPOCH).total_seconds())
+    if seconds < 0:
+        raise ValueError(f"session {session_id!r} predates {_AZURE_EPOCH.year}")
+    name = (
+        f"t{user_prefix(user_id)}"
+        f"{_base36(seconds, _ACCOUNT_STAMP_LEN)}"
+        f"{_base36(int(session_short(session_id), 16), _ACCOUNT_TAIL_LEN)}"
+    )
+    if not AZURE_STORAGE_ACCOUNT_RE.match(name):  # pragma: no cover - guarded by the widths
+        raise ValueError(f"invalid storage account name: {name!r}")
+    return name
+
+
+def azure_resource_group_name(resource_name: str) -> str:
+    """One resource group per site, named like the site's other resources (teardown: one delete)."""
+    if not re.match(r"^tmux-[0-9a-f]{12}-[a-z0-9-]+$", resource_name) or len(resource_name) > 90:
+        raise ValueError(f"not a site resource name: {resource_name!r}")
+    return resource_name
+
+
+def azure_container_name(resource_name: str) -> str:
+    """A site's blob container where one account holds many sites (Azurite's single account)."""
+    if not AZURE_CONTAINER_RE.match(resource_name):
+        raise ValueError(f"invalid blob container name: {resource_name!r}")
+    return resource_name
+
+
 def resource_tags(user_id: str, session_id: str, site_type: str) -> dict[str, str]:
     """The tags every cloud resource carries."""
     return {

@@ -69,6 +69,9 @@ class Deployer(Protocol):
 # (provider, site type) -> "module:function"
 DEPLOYERS: dict[tuple[Provider, SiteType], str] = {
     (Provider.AWS, SiteType.STATIC): "agent.deploy.aws_static:deploy",
+    (Provider.AWS, SiteType.DYNAMIC): "agent.deploy.aws_dynamic:deploy",
+    (Provider.AZURE, SiteType.STATIC): "agent.deploy.azure_static:deploy",
+    (Provider.AZURE, SiteType.DYNAMIC): "agent.deploy.azure_vm:deploy",
 }
 
 

@@ -196,7 +196,7 @@ def test_records_that_are_not_the_users_are_reported_never_acted_on(
     )
     tracking.record_resource(user_id, session_id, "s3_bucket", neighbour_bucket)
     tracking.record_resource(user_id, session_id, "cloudfront_distribution", neighbour_distribution)
-    tracking.record_resource(user_id, session_id, "ec2_instance", "i-0123456789abcdef0")
+    tracking.record_resource(user_id, session_id, "gce_instance", "i-0123456789abcdef0")
 
     report = teardown.teardown_user(user_id)
 
@@ -206,8 +206,8 @@ def test_records_that_are_not_the_users_are_reported_never_acted_on(
         "not tagged for this user" in reasons[("cloudfront_distribution", neighbour_distribution)]
     )
     assert (
-        "cannot remove resources of type 'ec2_instance'"
-        in reasons[("ec2_instance", "i-0123456789abcdef0")]
+        "cannot remove resources of type 'gce_instance'"
+        in reasons[("gce_instance", "i-0123456789abcdef0")]
     )
     assert len(report.failed) == 3
     assert leftovers(user_id) == []  # the user's own site went
@@ -215,8 +215,8 @@ def test_records_that_are_not_the_users_are_reported_never_acted_on(
     assert _statuses(user_id)[f"s3_bucket {neighbour_bucket}"] == "delete_failed"
     assert sessions.get(user_id, session_id)["status"] == "delete_failed"
     assert users.get(user_id)["status"] == "delete_failed"
-    record = store.get(keys.resource(user_id, "ec2_instance", "i-0123456789abcdef0"))
-    assert record is not None and "ec2_instance" in record["delete_error"]
+    record = store.get(keys.resource(user_id, "gce_instance", "i-0123456789abcdef0"))
+    assert record is not None and "gce_instance" in record["delete_error"]
     assert agent_commands(stack, user_id) == [AgentCommand(user_id=user_id)]
 
 

@@ -260,7 +260,7 @@ def test_a_chat_turn_reads_the_prompt_then_the_site_then_writes_the_change(workd
     answer = cli.run_turn(write_chat(workdir, "make the background blue"))
 
     steps = [[b.name for b in r.content if isinstance(b, ToolUseBlock)] for r in cli.replies]
-    assert steps == [["Read"], ["Read", "Read"], ["Write", "Write"], []]
+    assert steps == [["Read"], ["Read", "Read", "Read"], ["Write", "Write"], []]
     assert answer.startswith("Done. I changed the site:")
     bg = css_var((workdir / STYLES_PATH).read_text(), "bg")
     assert rgb(bg)[2] > rgb(bg)[0]

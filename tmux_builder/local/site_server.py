@@ -16,6 +16,11 @@ create real distributions in moto, exactly as on AWS; this server makes them rea
 
 Objects are read with the stack's own credentials: that stands in for the Origin Access Control
 that lets CloudFront read a private bucket. The bucket itself stays private.
+
+Azure static sites: Azurite has no static-website endpoint, so the same server plays it (and
+Front Door) for blob containers of the development account: ``POST /containers/<name>`` gives
+a container its own listener the same way (index document, ``404.html``, the content type and
+cache control stored with each blob), ``DELETE`` and ``GET /containers`` likewise.
 """
 
 from __future__ import annotations
@@ -37,11 +42,14 @@ from werkzeug.wrappers import Request, Response
 
 from tmux_builder.local.gateway import BackgroundServer
 from tmux_builder.local.moto_server import aws_client
+from tmux_builder.naming import AZURE_CONTAINER_RE
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 __all__ = [
+    "ContainerNotFound",
+    "ContainerSiteInfo",
     "DistributionNotFound",
     "SiteInfo",
     "SiteServer",
@@ -70,6 +78,10 @@ class DistributionNotFound(SiteServerError):
     """No such distribution in moto CloudFront."""
 
 
+class ContainerNotFound(SiteServerError):
+    """No such blob container in Azurite (or no Azurite configured)."""
+
+
 @dataclass(frozen=True)
 class SiteInfo:
     """Where a distribution is served locally."""
@@ -77,6 +89,15 @@ class SiteInfo:
     distribution_id: str
     url: str
     domain_name: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ContainerSiteInfo:
+    """Where an Azurite blob container is served locally (the Azure static website)."""
+
+    container: str
+    url: str
     port: int
 
 
@@ -97,8 +118,12 @@ class SiteServer:
         host: str = "127.0.0.1",
         control_port: int = 0,
         region: str | None = None,
+        azure_blob_endpoint: str = "",
     ) -> None:
         self._state_file = state_dir / STATE_FILE
+        self._azure_blob_endpoint = azure_blob_endpoint
+        self._blob_service: Any = None
+        self._containers: dict[str, tuple[ContainerSiteInfo, BackgroundServer]] = {}
         self._host = host
         self._control_port = control_port
         self._cloudfront = aws_client("cloudfront", endpoint_url, region)
@@ -112,6 +137,9 @@ class SiteServer:
                 Rule("/distributions/<distribution_id>", methods=["GET"], endpoint="show"),
                 Rule("/distributions/<distribution_id>", methods=["POST"], endpoint="serve"),
                 Rule("/distributions/<distribution_id>", methods=["DELETE"], endpoint="unserve"),
+                Rule("/containers", methods=["GET"], endpoint="list_containers"),
+                Rule("/containers/<container>", methods=["POST"], endpoint="serve_container"),
+                Rule("/containers/<container>", methods=["DELETE"], endpoint="unserve_container"),
                 Rule("/health", methods=["GET"], endpoint="health"),
             ]
         )
@@ -132,11 +160,17 @@ class SiteServer:
             self._control = BackgroundServer(
                 self._control_app, self._host, self._control_port, name="site-server-control"
             )
-            for distribution_id, port in self._read_state().items():
+            distributions, containers = self._read_state()
+            for distribution_id, port in distributions.items():
                 try:
                     self._serve(distribution_id, port, persist=False)
                 except DistributionNotFound:
                     logger.info("distribution %s no longer exists; not serving it", distribution_id)
+            for container, port in containers.items():
+                try:
+                    self._serve_container(container, port, persist=False)
+                except ContainerNotFound:
+                    logger.info("container %s no longer exists; not serving it", container)
             self._write_state()
         return self
 
@@ -146,6 +180,9 @@ class SiteServer:
             for _, server in self._sites.values():
                 server.stop()
             self._sites.clear()
+            for _, container_server in self._containers.values():
+                container_server.stop()
+            self._containers.clear()
             if self._control is not None:
                 self._control.stop()
                 self._control = None
@@ -213,29 +250,99 @@ class SiteServer:
         except self._cloudfront.exceptions.NoSuchDistribution:
             return None
 
+    # ------------------------------------------------------------ Azure blob containers
+
+    def containers(self) -> dict[str, ContainerSiteInfo]:
+        with self._lock:
+            return {name: info for name, (info, _) in self._containers.items()}
+
+    def serve_container(self, container: str) -> ContainerSiteInfo:
+        """Serve an Azurite container on a port of its own. Idempotent: same name, same URL."""
+        return self._serve_container(container, 0, persist=True)
+
+    def unserve_container(self, container: str) -> bool:
+        with self._lock:
+            entry = self._containers.pop(container, None)
+            if entry is None:
+                return False
+            entry[1].stop()
+            self._write_state()
+            return True
+
+    def _serve_container(
+        self, container: str, preferred_port: int, *, persist: bool
+    ) -> ContainerSiteInfo:
+        client = self._container_client(container)
+        if client is None or not client.exists():
+            raise ContainerNotFound(f"no blob container {container!r} in Azurite")
+        with self._lock:
+            if container in self._containers:
+                return self._containers[container][0]
+            app = _BlobWebsiteApp(client)
+            name = f"container-{container}"
+            try:
+                server = BackgroundServer(app, self._host, preferred_port, name=name)
+            except OSError:
+                if preferred_port == 0:
+                    raise
+                logger.warning(
+                    "port %d for %s is taken; using a new one", preferred_port, container
+                )
+                server = BackgroundServer(app, self._host, 0, name=name)
+            info = ContainerSiteInfo(container=container, url=server.url, port=server.port)
+            self._containers[container] = (info, server)
+            if persist:
+                self._write_state()
+            return info
+
+    def _container_client(self, container: str) -> Any:
+        if not self._azure_blob_endpoint or not AZURE_CONTAINER_RE.match(container):
+            return None
+        if self._blob_service is None:
+            from tmux_builder.local.azurite import blob_service
+
+            self._blob_service = blob_service(self._azure_blob_endpoint)
+        return self._blob_service.get_container_client(container)
+
+    def _container_response(self, endpoint: str, arguments: Mapping[str, str]) -> Response:
+        if endpoint == "list_containers":
+            return _json({"containers": [asdict(i) for i in self.containers().values()]})
+        container = arguments["container"]
+        if endpoint == "serve_container":
+            return _json(asdict(self.serve_container(container)))
+        if not self.unserve_container(container):
+            return _json({"error": f"{container} is not served"}, 404)
+        return _json({"container": container, "served": False})
+
     # -------------------------------------------------------------------------- state
 
-    def _read_state(self) -> dict[str, int]:
+    def _read_state(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(distribution ports, container ports) from the state file."""
         try:
             document = json.loads(self._state_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {}
+            return {}, {}
         except (OSError, ValueError) as exc:
             logger.warning("ignoring unreadable %s: %s", self._state_file, exc)
-            return {}
-        ports = document.get("distributions", {}) if isinstance(document, dict) else {}
-        return {str(key): int(value) for key, value in ports.items()}
+            return {}, {}
+        if not isinstance(document, dict):
+            return {}, {}
+        ports = document.get("distributions", {})
+        containers = document.get("containers", {})
+        return (
+            {str(key): int(value) for key, value in ports.items()},
+            {str(key): int(value) for key, value in containers.items()},
+        )
 
     def _write_state(self) -> None:
         """Write the mapping atomically: a crash mid-write must not lose every site's URL."""
         with self._lock:
             mapping = {distribution_id: info.port for distribution_id, info in self.sites().items()}
+            containers = {name: info.port for name, info in self.containers().items()}
+            document = {"version": 1, "distributions": mapping, "containers": containers}
             self._state_file.parent.mkdir(parents=True, exist_ok=True)
             temporary = self._state_file.with_suffix(f".{os.getpid()}.tmp")
-            temporary.write_text(
-                json.dumps({"version": 1, "distributions": mapping}, indent=2, sort_keys=True),
-                encoding="utf-8",
-            )
+            temporary.write_text(json.dumps(document, indent=2, sort_keys=True), encoding="utf-8")
             temporary.replace(self._state_file)
 
     # ------------------------------------------------------------------- control API
@@ -249,7 +356,7 @@ class SiteServer:
             response = self._control_response(str(endpoint), arguments, request)
         except HTTPException as exc:
             response = _json({"error": exc.description}, exc.code or 500)
-        except DistributionNotFound as exc:
+        except (DistributionNotFound, ContainerNotFound) as exc:
             response = _json({"error": str(exc)}, 404)
         return response(environ, start_response)
 
@@ -260,6 +367,8 @@ class SiteServer:
             return _json({"ok": True})
         if endpoint == "list":
             return _json({"distributions": [_site_json(info) for info in self.sites().values()]})
+        if endpoint.endswith("container") or endpoint == "list_containers":
+            return self._container_response(endpoint, arguments)
         distribution_id = arguments["distribution_id"]
         if endpoint == "serve":
             return _json(_site_json(self.serve(distribution_id)))
@@ -403,3 +512,50 @@ def _edge_error(status: int, message: str) -> Response:
     response = Response(page, status=status, content_type="text/html; charset=utf-8")
     response.headers["X-Cache"] = f"Error from {EDGE_NAME}"
     return response
+
+
+class _BlobWebsiteApp:
+    """One container's listener: what an Azure static website (behind Front Door) answers.
+
+    ``/`` and ``dir/`` serve ``index.html``; a missing blob serves ``404.html`` with status
+    404 when the site has one. Each request reads the blob again, so a redeploy shows at once.
+    """
+
+    def __init__(self, container: Any) -> None:
+        self._container = container
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return self._respond(Request(environ))(environ, start_response)
+
+    def _respond(self, request: Request) -> Response:
+        if request.method not in {"GET", "HEAD"}:
+            return _edge_error(405, "Only GET and HEAD are allowed.")
+        key = _object_key(request.path, "index.html") or "index.html"
+        found = self._get(key)
+        if found is not None:
+            return _object_response(found, 200, request)
+        page = self._get("404.html")
+        if page is not None:
+            return _object_response(page, 404, request)
+        return _edge_error(404, "The requested content does not exist.")
+
+    def _get(self, key: str) -> dict[str, Any] | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            downloader = self._container.download_blob(key)
+            body = downloader.readall()
+        except ResourceNotFoundError:
+            return None
+        properties = downloader.properties
+        settings = properties.content_settings
+        return {
+            "Body": body,
+            "ContentType": settings.content_type,
+            "CacheControl": settings.cache_control,
+            "ContentEncoding": settings.content_encoding,
+            "ContentLanguage": settings.content_language,
+            "ContentDisposition": settings.content_disposition,
+            "ETag": properties.etag,
+            "LastModified": properties.last_modified,
+        }

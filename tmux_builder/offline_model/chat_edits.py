@@ -1,8 +1,10 @@
 """Chat messages that change the site: the offline model's side of ``prompts/chat-<id>.txt``.
 
 A chat turn goes like a task turn (see :mod:`brain`): Read the prompt file, Read
-``code/index.html`` and ``code/styles.css``, Write the files that change, end with a short
-markdown answer. What to change is decided here, deterministically, from the person's words:
+``code/index.html`` and the page's stylesheet (``code/styles.css`` on a static site,
+``code/assets/styles.css`` on a dynamic one, whose static files live under the contract's
+assets folder), Write the files that change, end with a short markdown answer. What to change
+is decided here, deterministically, from the person's words:
 
 - colours: "make the background blue", "use green as the main colour", "dark mode", "a light
   theme";
@@ -42,6 +44,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tmux_builder.naming import slugify
 from tmux_builder.offline_model.deliverables import Deliverable
+from tmux_builder.offline_model.dynamic_app_writer import DYNAMIC_STYLES_PATH
 from tmux_builder.offline_model.motifs import favicon_data_uri
 from tmux_builder.offline_model.palette import (
     COLOR_WORDS,
@@ -56,14 +59,18 @@ from tmux_builder.offline_model.site_kinds import EXTRA_SECTIONS, Item, SectionC
 from tmux_builder.offline_model.site_writer import (
     CONTACT_SECTION_ID,
     INDEX_PATH,
+    SITE_DIR,
     STYLES_PATH,
 )
 from tmux_builder.offline_model.site_writer import _section as render_section
 from tmux_builder.offline_model.text_match import has_phrase, phrase_position
 
 CHAT_PREFIX = "chat-"
-# What a chat turn reads before it changes anything (relative to the working directory).
-CHAT_INPUTS = (INDEX_PATH, STYLES_PATH)
+# Where a site's stylesheet can be: a static site's, then a dynamic site's (under its assets).
+STYLESHEETS = (STYLES_PATH, DYNAMIC_STYLES_PATH)
+# What a chat turn reads before it changes anything (relative to the working directory); a
+# stylesheet the site does not have is simply not there (its Read fails).
+CHAT_INPUTS = (INDEX_PATH, *STYLESHEETS)
 NAME_MAX = 48
 TEXT_MAX = 300
 
@@ -122,10 +129,11 @@ class EditRefused(Exception):
 
 @dataclass
 class SitePage:
-    """The two files a chat edit works on, changed in place."""
+    """The two files a chat edit works on, changed in place (``styles_path``: where the CSS is)."""
 
     html: str
     css: str
+    styles_path: str = STYLES_PATH
 
     @property
     def name(self) -> str:
@@ -339,7 +347,7 @@ def _theme(mode: Mode) -> ChangeRequest:
         apply_palette(page, palette)
         return (
             f"**Theme:** switched to a {mode} theme (background `{palette.background}`, "
-            f"accent `{accent}` kept) in `{STYLES_PATH}`"
+            f"accent `{accent}` kept) in `{page.styles_path}`"
         )
 
     return ChangeRequest(f"{mode} theme", apply)
@@ -352,7 +360,7 @@ def _background(word: str, colour: str, shade: str | None) -> ChangeRequest:
         label = f"{shade} {word}" if shade and shade not in word else word
         return (
             f"**Background:** now {label} (`{palette.background}`), with the text and links "
-            f"adjusted to stay readable, in `{STYLES_PATH}`"
+            f"adjusted to stay readable, in `{page.styles_path}`"
         )
 
     return ChangeRequest(f"{word} background", apply)
@@ -363,7 +371,7 @@ def _accent(word: str, colour: str) -> ChangeRequest:
         old = current_palette(page)
         if old is None:
             raise EditRefused(
-                f"I could not find the site's colour variables in `{STYLES_PATH}`, so the "
+                f"I could not find the site's colour variables in `{page.styles_path}`, so the "
                 f"{word} accent was not applied."
             )
         if old.accent == colour:
@@ -371,7 +379,7 @@ def _accent(word: str, colour: str) -> ChangeRequest:
         apply_palette(page, build_palette(page.mode, colour))
         return (
             f"**Accent colour:** now {word} (`{colour}`) for buttons, links and the "
-            f"illustration, in `{STYLES_PATH}` and `{INDEX_PATH}`"
+            f"illustration, in `{page.styles_path}` and `{INDEX_PATH}`"
         )
 
     return ChangeRequest(f"{word} accent", apply)
@@ -884,7 +892,9 @@ def chat_deliverable(message: str, inputs: dict[str, str | None]) -> Deliverable
                 "was changed. Ask again once the site has been generated."
             ),
         )
-    page = SitePage(html=html, css=inputs.get(STYLES_PATH) or "")
+    styles_path = stylesheet_of(html, inputs)
+    css = inputs.get(styles_path) or ""
+    page = SitePage(html=html, css=css, styles_path=styles_path)
     done: list[str] = []
     refused: list[str] = []
     for request in requests:
@@ -895,9 +905,23 @@ def chat_deliverable(message: str, inputs: dict[str, str | None]) -> Deliverable
     files: dict[str, str] = {}
     if page.html != html:
         files[INDEX_PATH] = page.html.rstrip("\n") + "\n"
-    if page.css != (inputs.get(STYLES_PATH) or ""):
-        files[STYLES_PATH] = page.css.rstrip("\n") + "\n"
+    if page.css != css:
+        files[styles_path] = page.css.rstrip("\n") + "\n"
     return Deliverable(files=files, answer=_answer(done, refused))
+
+
+def stylesheet_of(html: str, inputs: dict[str, str | None]) -> str:
+    """The stylesheet the page links among those that were read (a static site's by default).
+
+    Why the link decides first: a dynamic site that once was static may still hold an old
+    ``code/styles.css`` that its page no longer uses.
+    """
+    present = [path for path in STYLESHEETS if inputs.get(path) is not None]
+    linked = set(re.findall(r"<link\b[^>]*\bhref=[\"']([^\"']+)[\"']", html, re.I))
+    for path in present:
+        if str(PurePosixPath(path).relative_to(SITE_DIR)) in linked:
+            return path
+    return present[0] if present else STYLES_PATH
 
 
 def _answer(done: list[str], refused: list[str]) -> str:

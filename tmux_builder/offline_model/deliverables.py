@@ -13,6 +13,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from tmux_builder.offline_model.dynamic_app_writer import (
+    dynamic_code_answer,
+    dynamic_files_label,
+    write_dynamic_site,
+)
 from tmux_builder.offline_model.plan_writer import PLAN_PATH, md, read_planned_name, write_plan
 from tmux_builder.offline_model.prompt_file import PromptTask
 from tmux_builder.offline_model.site_design import SiteDesign, design_site
@@ -80,7 +85,7 @@ def _plan(task: PromptTask) -> tuple[dict[str, str], str]:
             f"- **Site:** {md(design.kind_label)}, {design.palette.mode} theme, accent "
             f"`{design.palette.accent}`, {design.tone} tone",
             f"- **Sections:** {sections}",
-            f"- **Files:** `{INDEX_PATH}`, `{STYLES_PATH}`, `{SCRIPT_PATH}`",
+            f"- **Files:** {_files_label(task)}",
             f"- **Deploy:** {_deploy_label(task.provider)}",
             "- **Tests:** title, heading, navigation, contact form, console errors, phone layout",
         ]
@@ -91,8 +96,10 @@ def _plan(task: PromptTask) -> tuple[dict[str, str], str]:
 def _code(task: PromptTask, plan_text: str | None) -> tuple[dict[str, str], str]:
     planned = read_planned_name(plan_text) if plan_text else None
     design = design_site(task.requirements, name_override=planned)
-    files = write_site(design)
     source = f"`{PLAN_PATH}`" if plan_text else "the requirements (no plan.md was found)"
+    if task.site_type.lower() == "dynamic":
+        return write_dynamic_site(design), dynamic_code_answer(design, source)
+    files = write_site(design)
     answer = "\n".join(
         [
             f"Wrote the site for **{md(design.name)}** in `code/`, following {source}.",
@@ -125,6 +132,12 @@ def _tests(task: PromptTask, index_html: str | None) -> tuple[dict[str, str], st
         ]
     )
     return files, answer
+
+
+def _files_label(task: PromptTask) -> str:
+    if task.site_type.lower() == "dynamic":
+        return dynamic_files_label()
+    return f"`{INDEX_PATH}`, `{STYLES_PATH}`, `{SCRIPT_PATH}`"
 
 
 def _section_list(design: SiteDesign) -> str:

@@ -51,6 +51,8 @@ class SiteFacts(BaseModel):
     form_fields: tuple[FormField, ...]
     image_count: int
     has_nav_toggle: bool
+    # Same-site API routes the page fetches (``data-api`` of a dynamic site's sections).
+    api_routes: tuple[str, ...] = ()
 
 
 class _FactsParser(HTMLParser):
@@ -66,6 +68,7 @@ class _FactsParser(HTMLParser):
         self.labels: dict[str, list[str]] = {}
         self.image_count = 0
         self.has_nav_toggle = False
+        self.api_routes: list[str] = []
         self._stack: list[str] = []
         self._label_for: str | None = None
         self._capturing: str | None = None  # "title" or "h1": only the first of each counts
@@ -76,6 +79,9 @@ class _FactsParser(HTMLParser):
         element_id = attributes.get("id", "")
         if element_id:
             self.ids.add(element_id)
+        api = attributes.get("data-api", "")
+        if api.startswith("/") and not api.startswith("//") and api not in self.api_routes:
+            self.api_routes.append(api)
         if tag == "section" and element_id:
             self.section_ids.append(element_id)
         elif tag == "a" and "nav" in self._stack:
@@ -139,4 +145,5 @@ def read_site_facts(index_html: str) -> SiteFacts:
         ),
         image_count=parser.image_count,
         has_nav_toggle=parser.has_nav_toggle,
+        api_routes=tuple(parser.api_routes),
     )

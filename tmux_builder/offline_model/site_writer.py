@@ -40,7 +40,11 @@ def contact_email(design: SiteDesign) -> str:
     return f"hello@{slugify(design.name, max_len=30)}.example"
 
 
-def render_index(design: SiteDesign) -> str:
+def render_index(
+    design: SiteDesign, *, asset_prefix: str = "", api_section: str | None = None
+) -> str:
+    """The page; ``asset_prefix`` is where its CSS and script live (``assets/`` for a dynamic
+    site's server), ``api_section`` the id of a section the page fills from ``/api/<id>``."""
     e = escape
     lines = [
         "<!doctype html>",
@@ -52,7 +56,7 @@ def render_index(design: SiteDesign) -> str:
         f'  <meta name="description" content="{e(design.tagline)}">',
         f'  <meta name="theme-color" content="{design.palette.background}">',
         f'  <link rel="icon" href="{favicon_data_uri(design.palette)}">',
-        '  <link rel="stylesheet" href="styles.css">',
+        f'  <link rel="stylesheet" href="{asset_prefix}styles.css">',
         "</head>",
         "<body>",
         '  <a class="skip-link" href="#main">Skip to content</a>',
@@ -61,10 +65,12 @@ def render_index(design: SiteDesign) -> str:
         *_hero(design),
     ]
     for index, section in enumerate(design.sections):
-        lines.extend(_section(section, alternate=index % 2 == 0))
+        api = f"/api/{section.id}" if section.id == api_section else None
+        lines.extend(_section(section, alternate=index % 2 == 0, api=api))
     lines.extend(_contact(design, alternate=len(design.sections) % 2 == 0))
     lines.extend(["  </main>", *_footer(design)])
-    lines.extend(['  <script src="script.js" defer></script>', "</body>", "</html>", ""])
+    script = f'  <script src="{asset_prefix}script.js" defer></script>'
+    lines.extend([script, "</body>", "</html>", ""])
     return "\n".join(lines)
 
 
@@ -120,17 +126,28 @@ def _hero(design: SiteDesign) -> list[str]:
     ]
 
 
-def _section(section: SectionCopy, *, alternate: bool) -> list[str]:
+def _section(section: SectionCopy, *, alternate: bool, api: str | None = None) -> list[str]:
     e = escape
     classes = "section section-alt" if alternate else "section"
+    layout = _api_placeholder(section, api) if api else _layout(section)
     return [
         f'    <section id="{section.id}" class="{classes}" aria-labelledby="{section.id}-title">',
         '      <div class="container">',
         f'        <h2 id="{section.id}-title">{e(section.heading)}</h2>',
         f'        <p class="section-intro">{e(section.intro)}</p>',
-        *(f"        {line}" for line in _layout(section)),
+        *(f"        {line}" for line in layout),
         "      </div>",
         "    </section>",
+    ]
+
+
+def _api_placeholder(section: SectionCopy, api: str) -> list[str]:
+    """Where the page's script renders the section's items, fetched from the site's API."""
+    e = escape
+    return [
+        f'<div class="cards" data-api="{e(api)}" aria-live="polite" aria-busy="true">',
+        f'  <p class="api-status">Loading {e(section.label.lower())}…</p>',
+        "</div>",
     ]
 
 

@@ -42,6 +42,10 @@ def generated_test_names(facts: SiteFacts) -> list[str]:
     ]
     if facts.has_nav_toggle:
         names.append("test_phone_menu_opens")
+    if facts.api_routes:
+        names.extend(
+            ["test_health_route_answers", "test_api_answers_json", "test_api_content_appears"]
+        )
     return names
 
 
@@ -139,6 +143,8 @@ def render_test_module(facts: SiteFacts, site_name: str) -> str:
     ]
     if facts.has_nav_toggle:
         parts.append(_MENU_TEST)
+    if facts.api_routes:
+        parts.append(_API_TESTS)
     return "\n\n".join(part.strip("\n") for part in parts) + "\n"
 
 
@@ -153,6 +159,7 @@ Run against the deployed site: SITE_URL=https://... pytest e2e
 from __future__ import annotations
 
 import re
+from urllib.parse import urljoin
 
 from playwright.sync_api import expect
 
@@ -161,6 +168,7 @@ SITE_NAME = {name!r}
 NAV_TARGETS = (
 {target_lines})
 FORM_ID = {facts.form_id!r}
+API_ROUTES = {facts.api_routes!r}
 FORM_FIELDS = (
 {field_lines})
 SAMPLE_VALUES = {{
@@ -276,4 +284,28 @@ def test_phone_menu_opens(phone_site):
     toggle.click()
     if NAV_TARGETS:
         expect(page.locator(f"nav a[href='#{NAV_TARGETS[0]}']").first).to_be_visible()
+"""
+
+_API_TESTS = """
+def test_health_route_answers(site, site_url):
+    response = site.page.request.get(urljoin(site_url, "healthz"))
+    assert response.status == 200, f"healthz answered {response.status}"
+
+
+def test_api_answers_json(site, site_url):
+    for route in API_ROUTES:
+        response = site.page.request.get(urljoin(site_url, route))
+        assert response.status == 200, f"{route} answered {response.status}"
+        assert response.headers.get("content-type", "").startswith("application/json")
+        items = response.json().get("items")
+        assert isinstance(items, list) and items, f"{route} returned no items"
+
+
+def test_api_content_appears(site, site_url):
+    for route in API_ROUTES:
+        items = site.page.request.get(urljoin(site_url, route)).json()["items"]
+        container = site.page.locator(f"[data-api='{route}']")
+        expect(container.locator(".card")).to_have_count(len(items))
+        expect(container).to_contain_text(items[0]["title"])
+        expect(container).to_have_attribute("aria-busy", "false")
 """
