@@ -54,6 +54,7 @@ PLACEHOLDERS: dict[str, dict[str, str]] = {
     },
     "user-trust-policy.json": {"prefix": USER_A[:12], "agent_principal_arn": AGENT_ROLE},
     "user-permissions-boundary.json": {"account_id": ACCOUNT, "partition": PARTITION},
+    "site-instance-boundary.json": {"partition": PARTITION},
     "agent-host-policy.json": {
         "account_id": ACCOUNT,
         "partition": PARTITION,
@@ -105,6 +106,10 @@ def user_policy(user_id: str = USER_A) -> dict[str, Any]:
 
 def boundary() -> dict[str, Any]:
     return rendered("user-permissions-boundary.json")
+
+
+def site_instance_boundary() -> dict[str, Any]:
+    return rendered("site-instance-boundary.json")
 
 
 def agent_host_policy() -> dict[str, Any]:

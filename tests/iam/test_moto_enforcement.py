@@ -14,6 +14,13 @@ What moto 5.2.5 enforces (checked here, see also shared/FIELD-NOTES.md):
   object's), so the same statement is added for the bucket. Nothing else is changed.
 - CloudFront requests without a body (List*, Get*) fail moto's signature check under
   enforcement, so only the POSTs of the deployer are exercised against CloudFront here.
+- EC2 and SSM only by action: moto checks them against ``*``, and IAM against ``*`` for an
+  instance profile and for a role that does not exist yet (an existing role by its ARN).
+  :func:`for_moto` adds a statement allowing those actions on ``*``. So what moto proves for
+  the dynamic deployer is that it needs no action beyond the policy's, that IAM calls on an
+  existing role that is not the user's site role are refused, and S3 as above; the EC2 tag
+  conditions, ``iam:PassRole`` and the ``iam:PermissionsBoundary`` condition of CreateRole are
+  evaluated offline (``test_dynamic_scope.py``).
 """
 
 from __future__ import annotations
@@ -29,13 +36,17 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from agent.deploy import aws_static
+from agent.deploy import aws_dynamic, aws_static
+from agent.edge import InstanceEndpoints
 from control_plane import iam_identity
 from tests.iam import policy_eval as pe
 from tests.iam.conftest import REGION, enforced, plain_session
 from tmux_builder import naming
 
 _MOTO_ALIASES = {"s3:ListBucket": "s3:HeadBucket"}
+# Checked by moto against "*" (see the module docstring).
+_MOTO_UNSCOPED = ("ec2:", "ssm:")
+_MOTO_BEFORE_THE_ROLE_EXISTS = {"iam:CreateRole", "iam:GetRole"}
 
 
 def for_moto(document: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +59,16 @@ def for_moto(document: dict[str, Any]) -> dict[str, Any]:
         if "s3:DeleteObject" in actions:
             buckets = [r.removesuffix("/*") for r in pe.as_list(statement["Resource"])]
             extra.append({"Effect": "Allow", "Action": "s3:DeleteObject", "Resource": buckets})
+        profiles = any(":instance-profile/" in r for r in pe.as_list(statement["Resource"]))
+        unscoped = [
+            a
+            for a in actions
+            if a.startswith(_MOTO_UNSCOPED)
+            or a in _MOTO_BEFORE_THE_ROLE_EXISTS
+            or (profiles and "InstanceProfile" in a)
+        ]
+        if unscoped and statement["Effect"] == "Allow":
+            extra.append({"Effect": "Allow", "Action": unscoped, "Resource": "*"})
     out["Statement"] += extra
     return out
 
@@ -71,6 +92,8 @@ class Account:
         self._policies: list[str] = []
         self._buckets: list[tuple[boto3.Session, str]] = []
         self._controls: list[str] = []
+        self._instances: list[str] = []
+        self._site_identities: list[str] = []
 
     def client(self, session: boto3.Session, service: str) -> Any:
         return session.client(service, endpoint_url=self.endpoint, region_name=REGION)
@@ -82,6 +105,26 @@ class Account:
         )["Policy"]["Arn"]
         self._policies.append(arn)
         return str(arn)
+
+    def site_instance_boundary(self) -> str:
+        """The stack's site-instance boundary, at the path the user policy requires."""
+        arn = self.iam.create_policy(
+            PolicyName=f"tmux-builder-{os.urandom(3).hex()}-site-instance-boundary",
+            Path="/tmux-builder/",
+            PolicyDocument=json.dumps(pe.site_instance_boundary()),
+        )["Policy"]["Arn"]
+        self._policies.append(arn)
+        return str(arn)
+
+    def site_role(self, name: str, user_id: str) -> str:
+        """Another user's existing site role, made by the admin."""
+        self.iam.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+            Tags=[{"Key": "UserGUID", "Value": user_id}],
+        )
+        self._roles.append(name)
+        return name
 
     def user_role(self, user_id: str, policy: dict[str, Any], boundary: str) -> str:
         """A role as the control plane makes it: name, trust, tags, inline policy, boundary."""
@@ -121,11 +164,19 @@ class Account:
         self._buckets.append((self.admin, name))
         return name
 
-    def forget_later(self, bucket: str | None = None, control: str | None = None) -> None:
+    def forget_later(
+        self, bucket: str | None = None, control: str | None = None, instance: str | None = None
+    ) -> None:
         if bucket:
             self._buckets.append((self.admin, bucket))
         if control:
             self._controls.append(control)
+        if instance:
+            self._instances.append(instance)
+
+    def forget_site_identity(self, name: str) -> None:
+        """A dynamic site's role and instance profile (and its security group) of this name."""
+        self._site_identities.append(name)
 
     def clean(self) -> None:
         """Remove everything (enforcement is off by then: plain keys)."""
@@ -137,6 +188,17 @@ class Account:
                     s3.delete_object(Bucket=bucket, Key=item["Key"])
             s3.delete_bucket(Bucket=bucket)
         iam = self.client(session, "iam")
+        ec2 = self.client(session, "ec2")
+        if self._instances:
+            ec2.terminate_instances(InstanceIds=self._instances)
+        for name in self._site_identities:
+            for group in ec2.describe_security_groups(
+                Filters=[{"Name": "group-name", "Values": [name]}]
+            )["SecurityGroups"]:
+                ec2.delete_security_group(GroupId=group["GroupId"])
+            iam.remove_role_from_instance_profile(InstanceProfileName=name, RoleName=name)
+            iam.delete_instance_profile(InstanceProfileName=name)
+            self._roles.append(name)
         for role in self._roles:
             for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
                 iam.delete_role_policy(RoleName=role, PolicyName=name)
@@ -295,3 +357,80 @@ def test_moto_ignores_the_boundary(account: Account) -> None:
     request = pe.Request("s3:CreateBucket", f"arn:aws:s3:::{outside}")
     assert pe.allowed(broader, request)
     assert not pe.allowed(broader, request, pe.boundary())
+
+
+def test_a_role_with_the_user_policy_deploys_its_own_dynamic_site_and_nothing_else(
+    account: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The EC2 deployer end to end as the user's role (moto checks IAM and S3 resources;
+    EC2 and SSM only by action: their tag conditions are evaluated in test_dynamic_scope.py)."""
+    user_id, own = _new_user()
+    other_user, foreign = _new_user()
+    foreign = account.bucket(foreign, "release/app.tar.gz")
+    policy = for_moto(iam_identity.user_policy(user_id, pe.ACCOUNT, pe.PARTITION))
+    role = account.user_role(user_id, policy, account.boundary())
+    site_boundary = account.site_instance_boundary()
+    session = account.assume(role, user_id)
+    code = tmp_path / "code"
+    (code / "assets").mkdir(parents=True)
+    (code / "index.html").write_text("<html><head><title>Bakery</title></head></html>")
+    (code / "package.json").write_text('{"scripts": {"start": "node server.js"}}')
+    (code / "server.js").write_text("require('node:http')")
+    account.forget_later(bucket=own)
+    account.forget_site_identity(own)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", account.endpoint)
+    image = account.client(account.admin, "ec2").describe_images(Owners=["amazon"])["Images"][0]
+
+    def deploy() -> Any:
+        return aws_dynamic.deploy_dynamic_site(
+            session,
+            code,
+            name=own,
+            tags=naming.resource_tags(user_id, naming.new_session_id(), "dynamic"),
+            endpoints=InstanceEndpoints(),
+            progress=lambda _m: None,
+            launch_key="exec-1",
+            image_id=image["ImageId"],
+            role_boundary=site_boundary,
+            poll_interval_s=0,
+        )
+
+    first = deploy()
+    instance_id = first.resources[0].id
+    account.forget_later(instance=instance_id)
+    again = deploy()  # the redeploy: reuse everything, reboot the instance
+    assert again.resources[0].id == instance_id
+    stored = account.iam.get_role(RoleName=own)["Role"]
+    assert stored["PermissionsBoundary"]["PermissionsBoundaryArn"] == site_boundary
+
+    iam = account.client(session, "iam")
+    other_site = account.site_role(f"tmux-{naming.user_prefix(other_user)}-site-x", other_user)
+    refused: dict[str, Callable[[], Any]] = {
+        "another user's site role policy": lambda: iam.put_role_policy(
+            RoleName=other_site,
+            PolicyName=aws_dynamic.ROLE_POLICY_NAME,
+            PolicyDocument=json.dumps(pe.everything()),
+        ),
+        "its own role's policy": lambda: iam.put_role_policy(
+            RoleName=iam_identity.role_name(user_id),
+            PolicyName="more",
+            PolicyDocument=json.dumps(pe.everything()),
+        ),
+        "deleting its site role": lambda: iam.delete_role(RoleName=own),
+        "a managed policy on its site role": lambda: iam.attach_role_policy(
+            RoleName=own, PolicyArn=site_boundary
+        ),
+        "listing roles": iam.list_roles,
+        "another user's release": lambda: account.client(session, "s3").get_object(
+            Bucket=foreign, Key="release/app.tar.gz"
+        ),
+        "an EC2 call the deployer never makes": lambda: account.client(
+            session, "ec2"
+        ).modify_instance_attribute(InstanceId=instance_id, DisableApiTermination={"Value": True}),
+        "a VPC": lambda: account.client(session, "ec2").create_vpc(CidrBlock="10.9.0.0/16"),
+        "deleting a security group": lambda: account.client(session, "ec2").delete_security_group(
+            GroupId=first.resources[1].id
+        ),
+    }
+    statuses = {what: _status(call) for what, call in refused.items()}
+    assert statuses == {what: 403 for what in refused}

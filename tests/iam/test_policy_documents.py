@@ -412,16 +412,22 @@ def test_every_action_exists_in_iam() -> None:
 
 
 def test_tag_conditions_use_the_tags_the_deployer_sets() -> None:
-    """The tag keys and the Project value in the CloudFront conditions are naming's."""
+    """The tag keys and the Project value in the tag conditions are naming's.
+
+    EC2 resources also carry ``Name`` (the console shows it; the deployer finds its instance
+    by it).
+    """
     keys = set(naming.resource_tags(pe.USER_A, "sess", "static"))
     for name in ("user-policy.json", "user-permissions-boundary.json"):
         for statement in pe.rendered(name)["Statement"]:
+            ec2 = all(a.startswith("ec2:") for a in pe.as_list(statement["Action"]))
+            expected = keys | {"Name"} if ec2 else keys
             for operator, block in (statement.get("Condition") or {}).items():
                 for key, value in block.items():
                     if key == "aws:RequestTag/Project" and operator == "StringEquals":
                         assert value == naming.TAG_PROJECT
                     if key == "aws:TagKeys":
-                        assert set(pe.as_list(value)) == keys, statement["Sid"]
+                        assert set(pe.as_list(value)) == expected, statement["Sid"]
 
 
 # --- the template's copy of the agent host policy ------------------------------------------------
@@ -447,11 +453,26 @@ def _normalized(statement: dict[str, Any]) -> tuple[Any, ...]:
         statement["Effect"],
         sorted(pe.as_list(statement["Action"])),
         sorted(_cfn_text(r) for r in pe.as_list(statement["Resource"])),
-        json.dumps(statement.get("Condition", {}), sort_keys=True),
+        json.dumps(_subs_as_text(statement.get("Condition", {})), sort_keys=True),
     )
 
 
-MIRRORED = ["agent-host-policy.json", "user-permissions-boundary.json"]
+def _subs_as_text(value: Any) -> Any:
+    """A Condition with every ``!Sub "..."`` value written as its template string."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+            return value["Fn::Sub"]
+        return {key: _subs_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_subs_as_text(item) for item in value]
+    return value
+
+
+MIRRORED = [
+    "agent-host-policy.json",
+    "user-permissions-boundary.json",
+    "site-instance-boundary.json",
+]
 
 
 def _copies(name: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
