@@ -19,14 +19,19 @@ process's hub nor that record knows was interrupted by an agent restart, and is 
 an error instead of being typed into the pane a second time.
 
 After every turn the pane is captured to the artifacts bucket (:class:`PaneCapture`), which is
-what an admin sees as the session's pane text; pipeline steps use the same capture.
+what an admin sees as the session's pane text; pipeline steps use the same capture. While a turn
+runs, :meth:`PaneCapture.live` refreshes that capture every few seconds (only when the text
+changed), so an admin polling it watches the pane live.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +47,7 @@ from tmux_builder.contracts import AgentEventEnvelope, ChatAnswered, ChatMessage
 
 if TYPE_CHECKING:
     from agent.engine.base import Engine
+    from agent.takeover import SessionGate
     from agent.tmux_sessions import TmuxSessions
     from tmux_builder.settings import AgentSettings, CloudSettings
 
@@ -55,15 +61,60 @@ NO_ANSWER = "the AI ended its turn without an answer"
 _LEDGER_DIR = "chat-answers"
 
 
+PANE_REFRESH_SECONDS = 2.0
+PANE_MAX_CHARS = 32_000  # the pane's tail beyond this is dropped (220x50 is ~11,000)
+LIVE_PREFIX = "live:"
+
+
 class PaneCapture:
     """Uploads what a session's pane shows to ``users/{user}/sessions/{session}/pane.txt``.
 
     Best effort: a capture that fails is logged, never raised (it only serves diagnostics).
     """
 
-    def __init__(self, bucket: str, sessions: TmuxSessions) -> None:
+    def __init__(
+        self, bucket: str, sessions: TmuxSessions, refresh_seconds: float = PANE_REFRESH_SECONDS
+    ) -> None:
         self.bucket = bucket
         self.sessions = sessions
+        self.refresh_seconds = refresh_seconds
+        # A digest of what was last uploaded, per session: a live refresh skips an unchanged pane.
+        self._last: dict[tuple[str, str], bytes] = {}
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def live(self, user_id: str, session_id: str, source: str) -> Iterator[None]:
+        """Refresh the capture every :attr:`refresh_seconds` while the block runs (a turn).
+
+        Only a changed pane is uploaded, with source ``live:{source}``; the refresher has
+        stopped when the block ends, so the turn's final :meth:`capture` is the last word.
+        """
+        stop = threading.Event()
+        refresher = threading.Thread(
+            target=self._refresh,
+            args=(user_id, session_id, LIVE_PREFIX + source, self.refresh_seconds, stop),
+            name=f"pane-{user_id[:12]}",
+            daemon=True,
+        )
+        refresher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            refresher.join(timeout=self.refresh_seconds + 30)
+
+    def _refresh(
+        self, user_id: str, session_id: str, source: str, interval: float, stop: threading.Event
+    ) -> None:
+        while not stop.wait(interval):
+            try:
+                text = self.sessions.capture(user_id, lines=HEIGHT)
+            except TmuxSessionError:
+                continue  # not started yet, or gone: the final capture says what happened
+            with self._lock:
+                unchanged = self._last.get((user_id, session_id)) == _digest(_bounded(text))
+            if not unchanged and not stop.is_set():
+                self.upload_text(user_id, session_id, text, source)
 
     def capture(self, user_id: str, session_id: str, source: str, fallback: str = "") -> bool:
         """Capture the pane now; ``fallback`` (e.g. an error's pane tail) if it is gone."""
@@ -77,6 +128,7 @@ class PaneCapture:
         return self.upload_text(user_id, session_id, text, source)
 
     def upload_text(self, user_id: str, session_id: str, text: str, source: str) -> bool:
+        text = _bounded(text)
         try:
             aws.client("s3").put_object(
                 Bucket=self.bucket,
@@ -88,7 +140,18 @@ class PaneCapture:
         except Exception:
             log.warning("could not upload the pane capture of %s", user_id[:12], exc_info=True)
             return False
+        with self._lock:
+            self._last[(user_id, session_id)] = _digest(text)
         return True
+
+
+def _bounded(text: str) -> str:
+    """The pane's text, at most :data:`PANE_MAX_CHARS` (its end: the newest lines)."""
+    return text if len(text) <= PANE_MAX_CHARS else text[-PANE_MAX_CHARS:]
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
 
 class AnswerPublisher:
@@ -118,6 +181,11 @@ class ChatConsumer:
         Where answers go.
     panes:
         Where pane captures go; None to skip them.
+    gate:
+        Decides whether a message's session runs on this host (None: every message runs here);
+        a message of a session another live host owns is forwarded to that host's chat queue.
+    shared:
+        Whether ``queue_url`` is the shared chat queue (else this host's own).
     """
 
     def __init__(
@@ -132,8 +200,12 @@ class ChatConsumer:
         concurrency: int = 4,
         visibility_seconds: int = 120,
         wait_seconds: int = 5,
+        gate: SessionGate | None = None,
+        shared: bool = True,
     ) -> None:
         self._queue_url = queue_url
+        self._gate = gate
+        self._shared = shared
         self._work_dir = work_dir
         self._engine = engine
         self._answers = answers
@@ -223,11 +295,17 @@ class ChatConsumer:
         ):
             return reply(error=INTERRUPTED)
         source = f"chat:{message.message_id}"
+        live = (
+            self._panes.live(ws.user_id, message.session_id, source)
+            if self._panes is not None
+            else contextlib.nullcontext()
+        )
         try:
             self._engine.ensure_started(ws)
-            result = self._engine.run_turn(
-                ws, task_id, chat_prompt(message), timeout=self._turn_timeout
-            )
+            with live:
+                result = self._engine.run_turn(
+                    ws, task_id, chat_prompt(message), timeout=self._turn_timeout
+                )
         except EngineError as error:
             log.warning("chat %s failed: %s\n%s", message.message_id, error, error.pane_tail)
             self._capture(ws, message, source, fallback=error.pane_tail)
@@ -295,6 +373,8 @@ class ChatConsumer:
             log.error("unreadable chat message %s: %s", raw.get("MessageId"), error)
             self._release(raw, visible_in=0)
             return
+        if self._gate is not None and not self._admitted(raw, message):
+            return
         event = self.handle(message)
         try:
             self._answers.publish(event)
@@ -306,7 +386,38 @@ class ChatConsumer:
             self._record(event)
         except OSError:
             log.warning("could not record the answer to chat %s", message.message_id)
+        if self._gate is not None and not event.error:
+            self._gate.snapshot_after_chat(message.user_id, message.session_id)
         self._release(raw, delete=True)
+
+    def _admitted(self, raw: dict[str, Any], message: ChatMessage) -> bool:
+        """Whether the message runs here; else it went to its session's owner or comes back."""
+        from agent.takeover import Verdict, forward_chat
+
+        assert self._gate is not None
+        admission = self._gate.admit(
+            session_id=message.session_id,
+            user_id=message.user_id,
+            chat=True,
+            from_shared=self._shared,
+            receive_count=int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
+        )
+        if admission.verdict is Verdict.RUN:
+            return True
+        if admission.verdict is Verdict.FORWARD and admission.queue_url != self._queue_url:
+            try:
+                forward_chat(
+                    admission.queue_url, raw["Body"], message.session_id, message.message_id
+                )
+            except Exception:
+                log.exception("could not forward chat %s to its owner", message.message_id)
+                self._release(raw, visible_in=5)
+                return False
+            log.info("chat %s belongs to %s: forwarded", message.message_id, admission.reason)
+            self._release(raw, delete=True)
+            return False
+        self._release(raw, visible_in=admission.delay_seconds or 5)
+        return False
 
     def _release(
         self, raw: dict[str, Any], *, delete: bool = False, visible_in: int | None = None
@@ -351,19 +462,29 @@ def _log_crash(future: Future[None]) -> None:
 
 
 def start_chat_consumer(
-    settings: AgentSettings, cloud: CloudSettings, engine: Engine
+    settings: AgentSettings,
+    cloud: CloudSettings,
+    engine: Engine,
+    *,
+    queue_url: str | None = None,
+    gate: SessionGate | None = None,
 ) -> ChatConsumer | None:
-    """The chat loop on its own thread, or None when this deployment has no chat queue."""
+    """The chat loop on its own thread, or None when this deployment has no chat queue.
+
+    ``queue_url``: this host's own chat queue (default: the shared one).
+    """
     if not cloud.chat_queue_url:
         log.warning("TMUX_BUILDER_CHAT_QUEUE_URL is not set: chat messages will not be answered")
         return None
     panes = PaneCapture(cloud.artifacts_bucket, engine.sessions) if cloud.artifacts_bucket else None
     return ChatConsumer(
-        cloud.chat_queue_url,
+        queue_url or cloud.chat_queue_url,
         settings.work_dir,
         engine,
         AnswerPublisher(cloud.events_queue_url),
         panes,
         turn_timeout=settings.turn_timeout_seconds,
         concurrency=settings.concurrency,
+        gate=gate,
+        shared=queue_url is None,
     ).start()

@@ -24,6 +24,11 @@ The same queue carries the control plane's commands (:class:`AgentCommand`, e.g.
 user): they have no task token, are handed to ``handle_command``, and their message is deleted
 once handled; one for a user whose task is still running waits until the task is done.
 
+With many agent hosts (:mod:`agent.takeover`), a :class:`~agent.takeover.SessionGate` is asked
+before a task runs: a task of a session another live host owns is forwarded to that host's own
+queue (unrun, its message deleted here), and a new session reaching a full host is offered to
+the others first. An agent runs one consumer on the shared queue and one on its own queue.
+
 Stopping (:meth:`Consumer.stop`, on SIGTERM): no new message is taken; jobs in flight get
 ``grace_seconds`` to finish; what is still running then is handed back (its lease released, its
 message visible at once, so another agent takes it) and :meth:`Consumer.run` returns. Jobs run on
@@ -49,6 +54,7 @@ from tmux_builder.pipeline import AGENT_RESULT_FIELD
 
 if TYPE_CHECKING:
     from agent.events import EventPublisher
+    from agent.takeover import SessionGate
     from agent.task_ledger import TaskLedger
 
 log = logging.getLogger(__name__)
@@ -86,6 +92,8 @@ class _Job:
         self.lock = threading.Lock()
         self.answered = False
         self.handed_back = False
+        self.body = ""
+        self.receive_count = 1
 
     @property
     def user_id(self) -> str:
@@ -151,6 +159,10 @@ class Consumer:
         Long-poll wait of one receive.
     grace_seconds:
         After :meth:`stop`, how long jobs in flight may still finish before they are handed back.
+    gate:
+        Decides whether a task's session runs on this host (None: every task runs here).
+    shared:
+        Whether ``queue_url`` is the shared queue (else this host's own queue).
     handle_command:
         Runs a control-plane command (idempotent).
     """
@@ -168,8 +180,12 @@ class Consumer:
         *,
         ledger: TaskLedger | None = None,
         grace_seconds: float = 60.0,
+        gate: SessionGate | None = None,
+        shared: bool = True,
     ) -> None:
         self._queue_url = queue_url
+        self._gate = gate
+        self._shared = shared
         self._handle = handle
         self._handle_command = handle_command
         self._events = events
@@ -275,6 +291,10 @@ class Consumer:
                 running.receipts.append(receipt)
                 return
             job = _Job(key, receipt, task=task)
+            job.body = message["Body"]
+            job.receive_count = int(
+                message.get("Attributes", {}).get("ApproximateReceiveCount", "1")
+            )
             self._jobs[key] = job
         self._pool.submit(f"task-{key}", lambda: self._run_task(job))
 
@@ -318,6 +338,8 @@ class Consumer:
         assert job.task is not None
         task = job.task
         try:
+            if self._gate is not None and not self._admitted(job):
+                return
             claim = self._claim(job)
             if claim is None:
                 return
@@ -352,6 +374,38 @@ class Consumer:
         finally:
             job.done.set()
             self._forget(job)
+
+    def _admitted(self, job: _Job) -> bool:
+        """Whether the task runs here; else it was forwarded to its owner or comes back later."""
+        from agent.takeover import Verdict, forward_task
+
+        assert self._gate is not None and job.task is not None
+        task = job.task
+        admission = self._gate.admit(
+            session_id=task.session_id,
+            user_id=task.user_id,
+            chat=False,
+            site=task.state.site,
+            from_shared=self._shared,
+            receive_count=job.receive_count,
+        )
+        if admission.verdict is Verdict.RUN:
+            return True
+        if admission.verdict is Verdict.FORWARD and admission.queue_url != self._queue_url:
+            try:
+                forward_task(admission.queue_url, job.body)
+            except Exception:
+                log.exception("could not forward %s to its owner; it comes back", job.key)
+                self._set_visibility(job, LEDGER_RETRY_SECONDS)
+                return False
+            log.info("%s belongs to %s: forwarded to its queue", job.key, admission.reason)
+            with job.lock:
+                job.answered = True
+                self._delete_all(job)
+            return False
+        log.info("%s waits %d s (%s)", job.key, admission.delay_seconds, admission.reason)
+        self._set_visibility(job, admission.delay_seconds or LEDGER_RETRY_SECONDS)
+        return False
 
     def _claim(self, job: _Job) -> Claim | None:
         """The ledger's decision; None (and the message back later) if it cannot be read."""

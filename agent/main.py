@@ -4,6 +4,12 @@ On EC2 this runs as a systemd service; on one machine ``tmux-builder up`` starts
 process with the same environment variables. SIGTERM or SIGINT: stop taking work, let the
 tasks in flight finish within ``shutdown_grace_seconds``, hand back the rest (another agent
 takes them), exit 0. The tmux sessions stay up so a restarted agent re-adopts them.
+
+Many hosts (:mod:`agent.leases`, :mod:`agent.takeover`): at start the agent creates its own
+task and chat queues and registers them; it polls the shared queues (new sessions, and work of
+sessions whose host died) and its own (the sessions it owns), renews its leases, and drains the
+queues of hosts that died. A clean shutdown releases its leases, moves what is left in its own
+queues to the shared ones, deletes them and deregisters.
 """
 
 from __future__ import annotations
@@ -20,8 +26,11 @@ from agent.consumer import Consumer
 from agent.edge import Edge
 from agent.engine.claude_code import ClaudeCodeEngine
 from agent.events import EventPublisher
+from agent.leases import AgentQueues, AgentRegistry, LeaseKeeper, SessionLeases
 from agent.notify_hub import NotifyHub
+from agent.pane_user import pane_user_from_setting
 from agent.step_handlers import StepContext, StepHandlers
+from agent.takeover import QueueSweeper, SessionGate, SessionRestorer
 from agent.task_ledger import TaskLedger
 from agent.teardown import UserTeardown
 from agent.tmux_sessions import TmuxSessions
@@ -71,7 +80,8 @@ def run_agent(settings: AgentSettings | None = None, cloud: CloudSettings | None
     events = EventPublisher(cloud.events_queue_url)
     relay = ActivityRelay(events)
     hub = NotifyHub(on_activity=relay).start()
-    sessions = TmuxSessions(settings.tmux_socket, settings.agent_id)
+    pane_user = pane_user_from_setting(settings.pane_user)  # PaneUserError: misconfigured
+    sessions = TmuxSessions(settings.tmux_socket, settings.agent_id, pane_user=pane_user)
     engine = ClaudeCodeEngine(settings, sessions, hub)
     panes = PaneCapture(cloud.artifacts_bucket, sessions)
     handlers = StepHandlers(
@@ -93,49 +103,108 @@ def run_agent(settings: AgentSettings | None = None, cloud: CloudSettings | None
         finally:
             relay.done(task)
 
-    consumer = Consumer(
-        cloud.agent_queue_url,
-        handle,
-        events,
-        concurrency=settings.concurrency,
-        heartbeat_seconds=settings.heartbeat_seconds,
-        visibility_seconds=settings.visibility_seconds,
-        handle_command=UserTeardown(settings.work_dir, sessions, credentials.forget_user),
-        ledger=TaskLedger(cloud.table, settings.agent_id, settings.visibility_seconds),
-        grace_seconds=settings.shutdown_grace_seconds,
+    queues = AgentQueues(cloud.agent_queue_url, settings.agent_id).create()
+    leases = SessionLeases(
+        cloud.table,
+        settings.agent_id,
+        queues.queue_url,
+        queues.chat_queue_url,
+        settings.lease_seconds,
     )
+    registry = AgentRegistry(
+        cloud.table,
+        settings.agent_id,
+        queues.queue_url,
+        queues.chat_queue_url,
+        settings.lease_seconds,
+    )
+    registry.register()
+    restorer = SessionRestorer(settings.work_dir, cloud.artifacts_bucket, cloud.table, engine)
+    gate = SessionGate(leases, restorer, settings.max_sessions)
+    sweeper = QueueSweeper(registry, cloud.agent_queue_url, cloud.chat_queue_url)
+    keeper = LeaseKeeper(leases, registry, on_tick=sweeper.sweep).start()
+    ledger = TaskLedger(cloud.table, settings.agent_id, settings.visibility_seconds)
+
+    def consumer_of(queue_url: str, shared: bool) -> Consumer:
+        return Consumer(
+            queue_url,
+            handle,
+            events,
+            concurrency=settings.concurrency,
+            heartbeat_seconds=settings.heartbeat_seconds,
+            visibility_seconds=settings.visibility_seconds,
+            handle_command=UserTeardown(settings.work_dir, sessions, credentials.forget_user),
+            ledger=ledger,
+            grace_seconds=settings.shutdown_grace_seconds,
+            gate=gate,
+            shared=shared,
+        )
+
+    consumer = consumer_of(cloud.agent_queue_url, shared=True)
+    own_consumer = consumer_of(queues.queue_url, shared=False)
+    own_thread = threading.Thread(target=own_consumer.run, name="own-queue", daemon=True)
 
     chat: ChatConsumer | None = None
+    own_chat: ChatConsumer | None = None
 
     def shutdown(signum: int, _frame: Any) -> None:
         log.info(
             "signal %s: taking no new work; %d job(s) in flight get %g s to finish",
             signum,
-            consumer.in_flight(),
+            consumer.in_flight() + own_consumer.in_flight(),
             settings.shutdown_grace_seconds,
         )
         consumer.stop()
-        if chat is not None:
-            chat.stop()
+        own_consumer.stop()
+        for loop in (chat, own_chat):
+            if loop is not None:
+                loop.stop()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     adopted = sessions.adopt()
-    chat = start_chat_consumer(settings, cloud, engine)  # None without a chat queue
+    chat = start_chat_consumer(settings, cloud, engine, gate=gate)  # None without a chat queue
+    own_chat = start_chat_consumer(
+        settings, cloud, engine, queue_url=queues.chat_queue_url, gate=gate
+    )
+    own_thread.start()
     log.info(
-        "agent %s polling %s (task ledger in %s, work dir %s, %d session(s) adopted)",
+        "agent %s polling %s and its own %s (task ledger in %s, work dir %s, "
+        "%d session(s) adopted)",
         settings.agent_id,
         cloud.agent_queue_url,
+        queues.queue_url,
         cloud.table,
         settings.work_dir,
         len(adopted),
     )
     try:
         consumer.run()
+        own_thread.join(timeout=settings.shutdown_grace_seconds + 5)
     finally:
-        if chat is not None:
-            chat.stop()
-            chat.join(timeout=settings.shutdown_grace_seconds)
+        for loop in (chat, own_chat):
+            if loop is not None:
+                loop.stop()
+                loop.join(timeout=settings.shutdown_grace_seconds)
+        keeper.stop()
+        _leave(leases, registry, queues, sweeper)
         hub.stop()
     log.info("agent %s stopped", settings.agent_id)
     return 0
+
+
+def _leave(
+    leases: SessionLeases, registry: AgentRegistry, queues: AgentQueues, sweeper: QueueSweeper
+) -> None:
+    """Clean shutdown: the sessions' next work goes to the shared queues, then to other hosts."""
+    try:
+        released = leases.release_all()
+        moved = sum(
+            sweeper.move_all(url, chat)[0]
+            for url, chat in ((queues.queue_url, False), (queues.chat_queue_url, True))
+        )
+        queues.delete()
+        registry.deregister()
+        log.info("released %d lease(s), moved %d waiting message(s) on", released, moved)
+    except Exception:
+        log.exception("could not leave cleanly; the other hosts sweep this one's queues")

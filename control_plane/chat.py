@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from control_plane import sessions, store, tracking
+from control_plane import routing, sessions, store, tracking
 from control_plane.auth import Principal, require_access
 from control_plane.errors import Conflict, NotFound, NotSupported, UpstreamUnavailable
 from control_plane.observability import logger
@@ -207,12 +207,7 @@ def send(target: ChatTarget, text: str) -> ChatTurn:
         at=at,
     )
     try:
-        aws.client("sqs").send_message(
-            QueueUrl=queue_url,
-            MessageBody=message.model_dump_json(),
-            MessageGroupId=target.session_id,
-            MessageDeduplicationId=message_id,
-        )
+        _queue(message, queue_url)
     except Exception as exc:
         logger.exception("could not queue a chat message", extra={"message_id": message_id})
         store.update(key, {"status": ChatStatus.FAILED.value, "error": "could not be queued"})
@@ -222,6 +217,31 @@ def send(target: ChatTarget, text: str) -> ChatTurn:
     return ChatTurn(
         message_id=message_id, role=ChatRole.USER, text=text, status=ChatStatus.QUEUED, at=at
     )
+
+
+def _queue(message: ChatMessage, shared_queue_url: str) -> None:
+    """To the chat queue of the host that owns the session (its lease), else the shared one.
+
+    An owner's queue that is gone (its host shut down a moment ago) falls back to the shared
+    queue, where any host takes the message (and the session).
+    """
+    sqs = aws.client("sqs")
+    owner_queue = routing.owner_chat_queue(message.session_id)
+    body = {
+        "MessageBody": message.model_dump_json(),
+        "MessageGroupId": message.session_id,
+        "MessageDeduplicationId": message.message_id,
+    }
+    if owner_queue and owner_queue != shared_queue_url:
+        try:
+            sqs.send_message(QueueUrl=owner_queue, **body)
+            return
+        except Exception:
+            logger.warning(
+                "the owner's chat queue did not take the message; using the shared queue",
+                extra={"message_id": message.message_id},
+            )
+    sqs.send_message(QueueUrl=shared_queue_url, **body)
 
 
 # --------------------------------------------------------------------------- reading

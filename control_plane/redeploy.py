@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from control_plane import sessions, store, tracking
+from control_plane import routing, sessions, store, tracking
 from control_plane.auth import Principal, require_access
 from control_plane.builds import start_state_machine
 from control_plane.errors import Conflict, NotFound
@@ -64,6 +64,7 @@ def start_redeploy(execution_id: str, principal: Principal, from_step: FromStep)
         plan_key=source.plan_key,
         snapshot_key=source.snapshot_key,
         identity_role_arn=source.identity_role_arn,
+        route=routing.task_route(session_id),
     )
     try:
         tracking.create_execution(new_id, user_id, session_id, mode="redeploy")

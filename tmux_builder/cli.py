@@ -4,6 +4,8 @@
 - ``build "<requirements>"``: build a site through a running stack's public API.
 - ``status <execution_id>``: one build's status as JSON.
 - ``agent``: run an agent host (what ``up`` starts; on EC2 it runs as a service).
+- ``sessions``, ``attach``, ``logs``, ``teardown``, ``redeploy``: the operator's commands
+  (:mod:`tmux_builder.operator_cli`), through the API with the admin credential.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
             model_port=args.model_port,
             agents=args.agents,
             offline_model=_use_offline_model(args.model),
+            restart_agents=not args.no_agent_restart,
         )
     )
 
@@ -121,6 +124,11 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--model-port", type=int, default=8765, help="the offline model (default 8765)")
     up.add_argument("--agents", type=int, default=1, help="number of agent hosts (default 1)")
     up.add_argument(
+        "--no-agent-restart",
+        action="store_true",
+        help="leave an agent that dies down (as a lost host): its sessions move to the others",
+    )
+    up.add_argument(
         "--model",
         choices=["auto", "offline", "real"],
         default="auto",
@@ -159,6 +167,10 @@ def parser() -> argparse.ArgumentParser:
         "agent", help="run an agent host (reads its settings from the environment)"
     )
     agent.set_defaults(run=_cmd_agent)
+
+    from tmux_builder.operator_cli import add_commands
+
+    add_commands(commands)
     return root
 
 
