@@ -7,11 +7,13 @@ from typing import Any
 
 from chalice.app import Blueprint
 
-from control_plane import admin_sessions, idempotency, links
+from control_plane import admin_sessions, execution_history, idempotency, links
 from control_plane.auth import Principal
+from control_plane.execution_history import ExecutionHistory
 from control_plane.routes.models import (
     AdminCreateSession,
     AdminSessionCreated,
+    ExecutionHistoryQuery,
     ExecutionView,
     RemovedResource,
     ResourceView,
@@ -167,3 +169,18 @@ def delete_user_route(principal: Principal, user_id: str) -> UserDeleted:
         user_id=user_id,
         removed=[RemovedResource(resource_type=k, resource_id=r) for k, r in removed],
     )
+
+
+@endpoint(
+    bp,
+    "/api/admin/executions/{execution_id}/history",
+    "GET",
+    access=Access.ADMIN,
+    summary="A build's Step Functions history: each state's input, output, attempts and errors",
+    query=ExecutionHistoryQuery,
+    response=ExecutionHistory,
+)
+def execution_history_route(
+    principal: Principal, query: ExecutionHistoryQuery, execution_id: str
+) -> ExecutionHistory:
+    return execution_history.execution_history(execution_id, limit=query.limit, cursor=query.cursor)

@@ -142,7 +142,7 @@ def chat_history_of_session(
     "/api/admin/sessions/{session_id}/pane",
     "GET",
     access=Access.ADMIN,
-    summary="The session's tmux pane as captured at the end of its latest AI turn (not live)",
+    summary="The session's tmux pane, refreshed every ~2 s while an AI turn runs",
     response=PaneCapture,
 )
 def session_pane(principal: Principal, session_id: str) -> PaneCapture:

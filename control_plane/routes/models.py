@@ -224,6 +224,15 @@ class SessionList(BaseModel):
     next_cursor: str | None = None
 
 
+class ExecutionHistoryQuery(_Query):
+    """``GET /api/admin/executions/{execution_id}/history``: a page of state runs."""
+
+    limit: int = Field(default=50, ge=1, le=200, description="state runs per page")
+    cursor: str | None = Field(
+        default=None, pattern=r"^[0-9]{1,6}$", description="next_cursor of the previous page"
+    )
+
+
 class RemovedResource(BaseModel):
     resource_type: str
     resource_id: str
