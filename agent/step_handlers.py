@@ -8,6 +8,7 @@ the AI's work (a plan, an entry page, test files) instead of trusting that a tur
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -121,11 +122,18 @@ class StepHandlers:
 
     def _ai_turn(self, task: AgentTask, ws: Workspace, prompt: str) -> str:
         source = f"step:{task.step.value}"
+        panes = self.ctx.panes
+        live = (
+            panes.live(task.user_id, task.session_id, source)
+            if panes is not None
+            else contextlib.nullcontext()
+        )
         try:
             self.ctx.engine.ensure_started(ws)
-            result = self.ctx.engine.run_turn(
-                ws, task.task_id, prompt, timeout=self.ctx.settings.turn_timeout_seconds
-            )
+            with live:  # the admin's pane view follows the turn
+                result = self.ctx.engine.run_turn(
+                    ws, task.task_id, prompt, timeout=self.ctx.settings.turn_timeout_seconds
+                )
         except EngineError as error:
             stored = self.ctx.panes is not None and self.ctx.panes.capture(
                 task.user_id, task.session_id, source, fallback=error.pane_tail

@@ -8,9 +8,11 @@ in ``template.yaml`` (``Handler: app.<name>``).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chalice import Chalice, ConvertToMiddleware, Response
+from chalice.app import WebsocketEvent
 
 from control_plane import (
     agent_events,
@@ -19,14 +21,17 @@ from control_plane import (
     links,
     observability,
     proxy_routing,
+    realtime,
     status,
     steps,
 )
 from control_plane.api_models import CreateUserRequest, CreateUserResponse, StatusResponse
 from control_plane.auth import Principal
+from control_plane.errors import ApiError
 from control_plane.routes.admin import bp as admin_routes
 from control_plane.routes.chat import bp as chat_routes
 from control_plane.routes.client import bp as client_routes
+from control_plane.routes.leases import bp as lease_routes
 from control_plane.routes.onboarding import bp as onboarding_routes
 from control_plane.routes.pipeline import bp as pipeline_routes
 from control_plane.routes.uploads import uploads_bp
@@ -86,6 +91,7 @@ app.register_blueprint(admin_routes)
 app.register_blueprint(client_routes)
 app.register_blueprint(onboarding_routes)
 app.register_blueprint(chat_routes)
+app.register_blueprint(lease_routes)
 
 
 @endpoint(
@@ -154,3 +160,64 @@ def api_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The REST API's Lambda entry: API Gateway has one ``/api/{proxy+}`` resource in front of
     all routes; the event is routed to the matching Chalice route (see ``proxy_routing``)."""
     return app(proxy_routing.route_event(app, event), context)  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------------ live updates
+# API Gateway's WebSocket API (and the embedded stack's local gateway) calls these with its
+# $connect / $default / $disconnect events; frames go out through the management API
+# (control_plane.realtime_publish). The wire protocol: tmux_builder/realtime_events.py.
+app.experimental_feature_flags.update(["WEBSOCKETS"])
+
+
+@endpoint(
+    app,
+    "/api/realtime",
+    "GET",
+    access=Access.USER,
+    summary="Where to open the WebSocket for live updates (append ?token=<your token>)",
+    response=realtime.RealtimeEndpoint,
+)
+def realtime_route(principal: Principal) -> realtime.RealtimeEndpoint:
+    return realtime.endpoint()
+
+
+def _ws_refusal(exc: ApiError) -> dict[str, Any]:
+    return {"statusCode": exc.status_code, "body": json.dumps(exc.body())}
+
+
+@app.on_ws_connect()
+def ws_connect(event: WebsocketEvent) -> dict[str, Any]:
+    raw = event.to_dict()
+    identity = raw["requestContext"].get("identity") or {}
+    try:
+        realtime.connect(
+            event.connection_id,
+            raw.get("queryStringParameters"),
+            raw.get("headers"),
+            source_ip=identity.get("sourceIp"),
+        )
+    except ApiError as exc:  # refused: API Gateway closes the socket with this status
+        return _ws_refusal(exc)
+    return {"statusCode": 200}
+
+
+@app.on_ws_message()
+def ws_message(event: WebsocketEvent) -> dict[str, Any]:
+    """The answer is the route response: API Gateway sends ``body`` back as one frame."""
+    answer = realtime.handle_frame(event.connection_id, event.to_dict().get("body"))
+    return {"statusCode": 200, "body": answer.model_dump_json(exclude_none=True)}
+
+
+@app.on_ws_disconnect()
+def ws_disconnect(event: WebsocketEvent) -> dict[str, Any]:
+    realtime.disconnect(event.connection_id)
+    return {"statusCode": 200}
+
+
+_WS_ROUTES = {"$connect": ws_connect, "$disconnect": ws_disconnect}
+
+
+def websocket_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The WebSocket API's Lambda entry: one function behind all of its routes."""
+    route = _WS_ROUTES.get(event.get("requestContext", {}).get("routeKey", ""), ws_message)
+    return route(event, context)  # type: ignore[no-any-return]

@@ -14,7 +14,16 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from control_plane import health, iam_identity, requirements_doc, sessions, tracking, users
+from control_plane import (
+    health,
+    iam_identity,
+    realtime_publish,
+    requirements_doc,
+    routing,
+    sessions,
+    tracking,
+    users,
+)
 from control_plane.errors import InvalidStepInput
 from control_plane.observability import count, logger
 from tmux_builder.contracts import ActivityType, PipelineState, utc_now_iso
@@ -41,15 +50,31 @@ def run_step(
     invocation = _invocation(payload)
     state, step, attempt = invocation.state, invocation.step, invocation.attempt
     logger.append_keys(execution_id=state.execution_id, user_id=state.user_id, step=step.value)
-    tracking.step_started(state.execution_id, step, attempt)
+    if tracking.step_started(state.execution_id, step, attempt):
+        realtime_publish.step(state.execution_id, step, state.session_id)
     try:
         new_state = work(state)
     except Exception as exc:
-        tracking.step_failed(state.execution_id, step, attempt, type(exc).__name__, str(exc))
+        if tracking.step_failed(state.execution_id, step, attempt, type(exc).__name__, str(exc)):
+            realtime_publish.step(state.execution_id, step, state.session_id)
         logger.warning("step failed", extra={"error": type(exc).__name__, "attempt": attempt})
         raise
-    tracking.step_succeeded(state.execution_id, step, attempt)
+    if tracking.step_succeeded(state.execution_id, step, attempt):
+        realtime_publish.step(state.execution_id, step, state.session_id)
+    # The next agent state sends its task to $.route.queue_url: the session's owner, if any.
+    new_state = routing.with_route(new_state)
     return new_state.model_dump(mode="json", exclude_none=True)
+
+
+def _activity(
+    state: PipelineState, type_: ActivityType, message: str, step: Step | None = None
+) -> None:
+    """Record an activity line, and show it to whoever follows the build live."""
+    at = utc_now_iso()
+    tracking.add_activity(state.execution_id, type_, message, step, at=at)
+    realtime_publish.activity(
+        state.execution_id, type_, message, step, at=at, session_id=state.session_id
+    )
 
 
 def create_user(state: PipelineState) -> PipelineState:
@@ -62,9 +87,7 @@ def create_user(state: PipelineState) -> PipelineState:
 
 def create_session(state: PipelineState) -> PipelineState:
     site = sessions.activate(state.user_id, state.session_id)
-    tracking.add_activity(
-        state.execution_id, ActivityType.STATUS, "Session ready", Step.CREATE_SESSION
-    )
+    _activity(state, ActivityType.STATUS, "Session ready", Step.CREATE_SESSION)
     return state.model_copy(update={"site": site})
 
 
@@ -79,7 +102,7 @@ def health_check(state: PipelineState) -> PipelineState:
     settings = cloud()
 
     def progress(message: str) -> None:
-        tracking.add_activity(state.execution_id, ActivityType.STATUS, message, Step.HEALTH_CHECK)
+        _activity(state, ActivityType.STATUS, message, Step.HEALTH_CHECK)
 
     result = health.check_site(
         state.deploy,
@@ -87,9 +110,7 @@ def health_check(state: PipelineState) -> PipelineState:
         allow_internal=settings.environment == "local",
         progress=progress,
     )
-    tracking.add_activity(
-        state.execution_id, ActivityType.STATUS, "Site is online", Step.HEALTH_CHECK
-    )
+    _activity(state, ActivityType.STATUS, "Site is online", Step.HEALTH_CHECK)
     return state.model_copy(update={"health": result})
 
 
@@ -105,9 +126,22 @@ def record_success(payload: dict[str, Any]) -> dict[str, Any]:
     )
     if url:
         sessions.record_deployed(state.user_id, state.session_id, url)
-    tracking.add_activity(state.execution_id, ActivityType.DONE, f"Your site is live at {url}")
+    _activity(state, ActivityType.DONE, f"Your site is live at {url}")
+    realtime_publish.execution_ended(
+        state.execution_id, state.session_id, succeeded=True, deployed_url=url
+    )
     count("BuildsSucceeded", mode=state.mode)
     return state.model_dump(mode="json", exclude_none=True)
+
+
+# Step Functions' own errors carry no cause worth showing; say what they mean.
+_STATES_ERROR_CAUSES = {
+    "States.HeartbeatTimeout": "the agent stopped reporting progress on this step "
+    "(no heartbeat in time): its host may have stopped",
+    "States.Timeout": "the step did not finish within its time limit, or the agent stopped "
+    "reporting progress on it",
+    "States.TaskFailed": "the step failed without saying why",
+}
 
 
 def _error_of(caught: dict[str, Any]) -> tuple[str, str]:
@@ -130,11 +164,12 @@ def record_failure(payload: dict[str, Any]) -> dict[str, Any]:
     step_name, caught = next(iter(failed.items()), (None, {}))
     error, cause = _error_of(caught)
     step = Step(step_name) if step_name in {s.value for s in Step} else None
+    existing = tracking.steps_of(state.execution_id).get(step.value, {}) if step else {}
+    cause = cause or existing.get("cause", "") or _STATES_ERROR_CAUSES.get(error, "")
     if step is not None:
-        existing = tracking.steps_of(state.execution_id).get(step.value, {})
         attempt = int(existing.get("attempt", 0))
-        tracking.step_failed(state.execution_id, step, attempt, error, cause)
-        cause = cause or existing.get("cause", "")
+        if tracking.step_failed(state.execution_id, step, attempt, error, cause):
+            realtime_publish.step(state.execution_id, step, state.session_id)
     tracking.update_execution(
         state.execution_id,
         status="failed",
@@ -145,8 +180,14 @@ def record_failure(payload: dict[str, Any]) -> dict[str, Any]:
         state=state.model_dump(mode="json", exclude_none=True),
     )
     where = f" at {step.value}" if step else ""
-    tracking.add_activity(
-        state.execution_id, ActivityType.ERROR, f"Build failed{where}: {cause or error}", step
+    _activity(state, ActivityType.ERROR, f"Build failed{where}: {cause or error}", step)
+    realtime_publish.execution_ended(
+        state.execution_id,
+        state.session_id,
+        succeeded=False,
+        failed_step=step.value if step else None,
+        error=error,
+        cause=cause,
     )
     count("BuildsFailed", step=step.value if step else "unknown")
     logger.error(

@@ -90,6 +90,17 @@ class HealthResult(_Model):
     elapsed_seconds: float = 0.0
 
 
+class TaskRoute(_Model):
+    """Where the state machine sends the session's next agent task (``QueueUrl.$``).
+
+    Every Lambda step sets it from the session's lease (:mod:`control_plane.routing`): the
+    owning agent host's own queue while the lease is live, else the shared agent queue.
+    """
+
+    queue_url: str
+    owner: str | None = None
+
+
 class PipelineState(_Model):
     """The execution's state document. Each step adds its own field; none is ever rewritten."""
 
@@ -111,6 +122,8 @@ class PipelineState(_Model):
     health: HealthResult | None = None
     screenshots: ScreenshotSet | None = None
     e2e: E2EResult | None = None
+    # Set by every Lambda step (and a redeploy's start); read by the agent states' QueueUrl.
+    route: TaskRoute | None = None
 
 
 class AgentTask(_Model):

@@ -12,10 +12,15 @@ Layout (pk / sk):
 - ``REQUEST#{request_id}`` / ``META``                           a public onboarding request
 - ``RATE#{scope}#{subject}`` / ``WINDOW#{epoch}``               a rate-limit counter (expires)
 - ``IDEMPOTENCY``          / ``{operation}#{hash}``             a create call's answer (expires)
+- ``LEASE#{session_id}``   / ``LEASE``                          which agent host owns a session
+- ``AGENTS``               / ``AGENT#{agent_id}``               a live agent host and its queues
+- ``WSCONN#{connection_id}`` / ``META``, ``SUB#{topic}``     a WebSocket connection (expires)
+- ``WSTOPIC#{topic}``     / ``CONN#{connection_id}``          a topic's subscriber (expires)
 GSI1 (``gsi1pk`` / ``gsi1sk``):
 - ``USER#{user_id}`` / ``EXEC#{started_at}``                    a user's executions
 - ``SESSIONS``       / ``SESSION#{created_at}#{session_id}``    every session (admin listing)
 - ``REQUESTS``       / ``REQUEST#{created_at}#{request_id}``    every onboarding request
+- ``LEASES``         / ``LEASE#{session_id}``                   every session lease
 Items that expire carry ``expiration`` (epoch seconds), the table's TTL attribute.
 """
 
@@ -201,3 +206,88 @@ TASK_PREFIX = "TASK#"
 def task_claim(execution_id: str, step_name: Step | str, attempt: int) -> dict[str, str]:
     """The claim on one delivery key of the agent queue: (execution_id, step, attempt)."""
     return {PK: f"{TASK_PREFIX}{execution_id}", SK: f"{Step(step_name).value}#{attempt}"}
+
+
+# ---- many agent hosts: session leases and the agent registry ------------------------------
+# Table: ``LEASE#{session_id}`` / ``LEASE`` says which agent host owns a session (its tmux
+# session, working copy and CLI transcript live there), until when (``expires_at``, epoch ms,
+# renewed while the host lives), and where that host reads its work (``queue_url``,
+# ``chat_queue_url``). GSI1 ``LEASES`` / ``LEASE#{session_id}`` lists every lease (operators).
+# ``AGENTS`` / ``AGENT#{agent_id}`` registers a live agent host and its own queues, renewed
+# like a lease; the queues of a host whose registration expired are drained by the others.
+# The agent's IAM policy lets it touch ``TASK#*``, ``LEASE#*`` and ``AGENTS`` items only.
+
+LEASE_PREFIX = "LEASE#"
+LEASES_INDEX = "LEASES"
+AGENTS_PARTITION = "AGENTS"
+AGENT_PREFIX = "AGENT#"
+
+
+def session_lease(session_id: str) -> dict[str, str]:
+    """The lease on a session: which agent host owns it, and until when."""
+    return {PK: f"{LEASE_PREFIX}{session_id}", SK: "LEASE"}
+
+
+def leases_index(session_id: str) -> dict[str, str]:
+    """GSI1 entry of a lease, so operators can list who holds what."""
+    return {GSI1_PK: LEASES_INDEX, GSI1_SK: f"{LEASE_PREFIX}{session_id}"}
+
+
+def agent_registration(agent_id: str) -> dict[str, str]:
+    """A live agent host and its own queues (renewed while it runs)."""
+    return {PK: AGENTS_PARTITION, SK: f"{AGENT_PREFIX}{agent_id}"}
+
+
+def session_code_snapshot(user_id: str, session_id: str) -> str:
+    """Artifacts-bucket key of the session's latest code, refreshed after every chat turn.
+
+    Build snapshots (``executions/{id}/code.tar.gz``) hold the code as a build left it; this one
+    also holds what chat changed since, so a host that takes the session over loses nothing.
+    """
+    return f"users/{user_id}/sessions/{session_id}/code-latest.tar.gz"
+
+
+# ---- WebSocket connections and their subscriptions ----------------------------------------
+# Table: ``WSCONN#{connection_id}`` / ``META`` is an open WebSocket connection and who it is
+# (role, user id); ``WSCONN#{connection_id}`` / ``SUB#{topic}`` each of its subscriptions, and
+# ``WSTOPIC#{topic}`` / ``CONN#{connection_id}`` the same subscription seen from the topic, so
+# the subscribers of a build or a site are one query and a connection's records one more.
+# ``{topic}`` is ``EXEC#{execution_id}`` or ``SESSION#{session_id}``. Every one of these items
+# expires with the connection (API Gateway closes a connection after 2 hours).
+
+WS_CONNECTION_PREFIX = "WSCONN#"
+WS_SUBSCRIPTION_PREFIX = "SUB#"
+WS_TOPIC_PREFIX = "WSTOPIC#"
+WS_SUBSCRIBER_PREFIX = "CONN#"
+
+
+def ws_connection_partition(connection_id: str) -> str:
+    """The partition holding a connection and its subscriptions."""
+    return f"{WS_CONNECTION_PREFIX}{connection_id}"
+
+
+def ws_connection(connection_id: str) -> dict[str, str]:
+    return {PK: ws_connection_partition(connection_id), SK: "META"}
+
+
+def ws_execution_topic(execution_id: str) -> str:
+    return f"EXEC#{execution_id}"
+
+
+def ws_session_topic(session_id: str) -> str:
+    return f"SESSION#{session_id}"
+
+
+def ws_subscription(connection_id: str, topic: str) -> dict[str, str]:
+    """A connection's subscription to a topic, in the connection's partition."""
+    return {PK: ws_connection_partition(connection_id), SK: f"{WS_SUBSCRIPTION_PREFIX}{topic}"}
+
+
+def ws_topic_partition(topic: str) -> str:
+    """The partition listing a topic's subscribers (query it with :data:`WS_SUBSCRIBER_PREFIX`)."""
+    return f"{WS_TOPIC_PREFIX}{topic}"
+
+
+def ws_subscriber(topic: str, connection_id: str) -> dict[str, str]:
+    """The same subscription in the topic's partition."""
+    return {PK: ws_topic_partition(topic), SK: f"{WS_SUBSCRIBER_PREFIX}{connection_id}"}

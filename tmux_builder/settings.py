@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +31,16 @@ class CloudSettings(BaseSettings):
     # How a CloudFront distribution is reached: "cloudfront" (its domain name) or the base URL
     # of the local site server that plays the edge on one machine.
     edge: str = "cloudfront"
+    # How a dynamic site's EC2 instance is reached: "ec2" (its public DNS name) or the base URL
+    # of the embedded stack's instance host, which runs each instance's release locally.
+    instance_host: str = "ec2"
+    # Dynamic sites' instances: type, and AMI (empty: the latest Amazon Linux 2023 from SSM).
+    site_instance_type: str = "t3.micro"
+    site_instance_ami: str = ""
+    # The managed policy every dynamic site's instance role is created with as its permissions
+    # boundary (template.yaml SiteInstanceBoundary; the per-user policy requires one named
+    # policy/tmux-builder/*-site-instance-boundary). Empty: none, as on the embedded stack.
+    site_instance_boundary_arn: str = ""
     # Where health_check may look; "local" allows loopback URLs (the embedded stack only).
     environment: str = "aws"
     # Base URL of the portal; client links point into it.
@@ -44,6 +54,10 @@ class CloudSettings(BaseSettings):
     agent_principal_arn: str = ""
     # A managed policy ARN set as the permissions boundary of every per-user role (optional).
     user_permissions_boundary_arn: str = ""
+    # The WebSocket API's URL (wss://.../ws; ws:// on the embedded stack's gateway). The portal
+    # connects to it; its http(s) form is the management endpoint events are posted to. Empty:
+    # no live updates (the portal polls).
+    websocket_url: str = ""
 
 
 class AgentSettings(BaseSettings):
@@ -68,9 +82,17 @@ class AgentSettings(BaseSettings):
     # handed back (its message visible again, its lease released) and the agent exits 0; on EC2
     # systemd's TimeoutStopSec must be longer.
     shutdown_grace_seconds: float = 60.0
+    # Many hosts (agent/leases.py): how long a session stays this host's without renewal (it is
+    # renewed every third of it), and after how many sessions a new one is first offered to the
+    # other hosts (0: no limit).
+    lease_seconds: float = 30.0
+    max_sessions: int = 0
     # How long one AI turn may take before the task fails.
     turn_timeout_seconds: float = 900.0
     claude_bin: str = ""
+    # The Unix user the AI panes run as (agent.pane_user), so the AI cannot reach the agent's
+    # process, files or the host's cloud credentials. Empty: the agent's own user.
+    pane_user: str = ""
     chromium_path: str = ""
     # Model backend for the engine: an Anthropic-compatible base URL (the offline model locally),
     # or empty to let the CLI use the operator's configured Anthropic credentials.
@@ -78,6 +100,53 @@ class AgentSettings(BaseSettings):
     model: str = ""
     # Claude Code's effort level (low, medium, high, xhigh, max); empty: the CLI's default.
     effort: Literal["", "low", "medium", "high", "xhigh", "max"] = ""
+
+
+class AzureSettings(BaseSettings):
+    """Where Azure sites go, and the operator's Azure identity (agent host and teardown only).
+
+    The credentials come from the host's environment or, on AWS, from a Secrets Manager secret
+    (``credentials_secret_arn``, JSON with ``tenant_id``, ``client_id``, ``client_secret``).
+    They are never passed to a tmux pane: the AI's environment is an allowlist.
+    With ``blob_endpoint`` set (Azurite on the embedded stack) static sites are containers of
+    that one account and the local site server serves them. With ``local_arm`` set the
+    management endpoint is the stack's Resource Manager stand-in, where dynamic sites' VMs run
+    as local processes.
+
+    Variables: TMUX_BUILDER_AZURE_SUBSCRIPTION_ID, TMUX_BUILDER_AZURE_TENANT_ID,
+    TMUX_BUILDER_AZURE_CLIENT_ID, TMUX_BUILDER_AZURE_CLIENT_SECRET,
+    TMUX_BUILDER_AZURE_CREDENTIALS_SECRET_ARN, TMUX_BUILDER_AZURE_LOCATION,
+    TMUX_BUILDER_AZURE_CDN, TMUX_BUILDER_AZURE_VM_SIZE, TMUX_BUILDER_AZURE_MANAGEMENT_ENDPOINT,
+    TMUX_BUILDER_AZURE_AUTHORITY_HOST, TMUX_BUILDER_AZURE_BLOB_ENDPOINT,
+    TMUX_BUILDER_AZURE_LOCAL_ARM.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TMUX_BUILDER_AZURE_", extra="ignore")
+
+    subscription_id: str = ""
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    credentials_secret_arn: str = ""
+    location: str = "eastus"
+    # Put static sites behind Azure Front Door (azure-mgmt-cdn); off: the storage account's
+    # static website endpoint is the URL.
+    cdn: bool = True
+    vm_size: str = "Standard_B1s"
+    # Azure Resource Manager and Entra ID endpoints (other clouds, or a test double).
+    management_endpoint: str = "https://management.azure.com"
+    authority_host: str = "https://login.microsoftonline.com"
+    # Azurite: the Blob endpoint of the well-known development account, e.g.
+    # http://127.0.0.1:10000/devstoreaccount1.
+    blob_endpoint: str = ""
+    # The management endpoint is the embedded stack's Resource Manager stand-in
+    # (tmux_builder/local/azure_arm.py): the management clients present its well-known static
+    # token over plain http instead of signing in as a service principal.
+    local_arm: bool = False
+
+    @property
+    def is_local(self) -> bool:
+        return bool(self.blob_endpoint)
 
 
 @lru_cache(maxsize=1)

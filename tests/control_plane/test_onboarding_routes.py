@@ -191,7 +191,6 @@ def test_unsupported_sites_and_bad_forms_are_refused_and_write_nothing(
     email = _email()
     for change, field in (
         ({"host_provider": "azure"}, "host_provider"),
-        ({"site_type": "dynamic"}, "site_type"),
     ):
         response = submit(client, email=email, **change)
         assert response.status_code == 422, response.body

@@ -168,4 +168,4 @@ def test_the_agent_hosts_get_what_the_agent_reads(
             assert variable in known, f"{variable} is not a setting the agent reads"
     assert "ExecStart=/opt/tmux-builder/bin/agent-start" in script
     assert "exec /opt/tmux-builder/venv/bin/tmux-builder agent" in script
-    assert "User=tmuxbuilder" in script
+    assert "User=tmux-agent" in script

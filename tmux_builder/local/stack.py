@@ -3,11 +3,13 @@
 Order of start (each piece needs the ones before it):
 
 1. moto in server mode (every AWS service) and the in-process Lambda runtime;
-2. the site server (plays CloudFront), whose address the template takes as ``SiteEdge``;
+2. the site server (plays CloudFront), whose address the template takes as ``SiteEdge``, the
+   instance host (runs the app of each dynamic site's EC2 instance or Azure VM) and the Azure
+   Resource Manager stand-in (azure/dynamic VMs, handed to the instance host);
 3. the resources of ``template.yaml``, provisioned into moto; their environment becomes the
    environment of the in-process handlers;
 4. the offline model (unless a real model was asked for);
-5. the local gateway (REST API through the Chalice app, and the built portal);
+5. the local gateway (REST API through the Chalice app, the WebSocket API, the built portal);
 6. the agent host(s), each its own process with its own tmux socket and work folder.
 
 Ctrl-C (or SIGTERM) stops everything in reverse order, including the agents' tmux servers and
@@ -51,9 +53,22 @@ LOCAL_CREDENTIALS = {
 # only for its task ledger, whose ``TASK#`` items are all its IAM role may touch on AWS).
 _AGENT_CLOUD_VARS = (
     "TMUX_BUILDER_EDGE",
+    "TMUX_BUILDER_INSTANCE_HOST",
     "TMUX_BUILDER_ARTIFACTS_BUCKET",
     "TMUX_BUILDER_ENVIRONMENT",
     "TMUX_BUILDER_TABLE",
+    "TMUX_BUILDER_AZURE_BLOB_ENDPOINT",
+    # The Resource Manager stand-in (no operator secret: the agent uses its static token).
+    "TMUX_BUILDER_AZURE_LOCAL_ARM",
+    "TMUX_BUILDER_AZURE_MANAGEMENT_ENDPOINT",
+    "TMUX_BUILDER_AZURE_SUBSCRIPTION_ID",
+)
+_AZURE_BLOB_ENDPOINT = "TMUX_BUILDER_AZURE_BLOB_ENDPOINT"
+# Agent tuning taken from the stack's own environment when set (tests shorten the leases).
+_AGENT_TUNING_VARS = (
+    "TMUX_BUILDER_AGENT_LEASE_SECONDS",
+    "TMUX_BUILDER_AGENT_MAX_SESSIONS",
+    "TMUX_BUILDER_AGENT_CONCURRENCY",
 )
 # After SIGTERM an agent hands back what did not finish within this grace: shorter than the
 # 15 s that :meth:`EmbeddedStack._stop_agent` waits before it kills the agent.
@@ -75,6 +90,10 @@ class StackOptions:
     offline_model: bool = True
     health_check_budget_seconds: int = 20
     agent_restart_limit: int = 5
+    # False: an agent that dies stays down (a lost host; its sessions move to the others).
+    restart_agents: bool = True
+    # Azure Blob (Azurite) for azure/static sites: None starts it when it is installed.
+    azure: bool | None = None
 
 
 @dataclass
@@ -158,17 +177,41 @@ class EmbeddedStack:
         lambda_runtime.install({"build/lambda/": "control_plane"})
         self._closers.append(("Lambda runtime", lambda_runtime.uninstall))
 
-        site = SiteServer(self.state_dir / "sites", moto.endpoint_url, host=opts.host).start()
+        blob_endpoint = self._start_azurite()
+        site = SiteServer(
+            self.state_dir / "sites",
+            moto.endpoint_url,
+            host=opts.host,
+            azure_blob_endpoint=blob_endpoint,
+        ).start()
         self._closers.append(("site server", site.stop))
 
+        # Dynamic sites: runs the app of each running instance (moto runs none).
+        from tmux_builder.local.instance_host import InstanceHost
+
+        instances = InstanceHost(
+            self.state_dir / "instances", moto.endpoint_url, host=opts.host
+        ).start()
+        self._closers.append(("instance host", instances.stop))
+        os.environ["TMUX_BUILDER_INSTANCE_HOST"] = instances.control_url
+
+        # Azure Resource Manager for azure/dynamic sites: their VMs' apps run on the host above.
+        from tmux_builder.local.azure_arm import AzureArm
+
+        arm = AzureArm(instances, host=opts.host).start()
+        self._closers.append(("Azure Resource Manager stand-in", arm.stop))
+        os.environ.update(arm.environment())
+
         # The gateway goes up first: its address is the portal URL the template takes.
-        from control_plane.app import app
+        from control_plane.app import app, websocket_handler
         from tmux_builder.local.gateway import LocalApiServer
 
         portal = PORTAL_DIR if (PORTAL_DIR / "index.html").is_file() else None
         if portal is None:
             log.warning("the portal is not built (frontend/dist); `make run` builds it")
-        gateway = LocalApiServer(app, portal, host=opts.host, port=opts.api_port).start()
+        gateway = LocalApiServer(app, portal, host=opts.host, port=opts.api_port)
+        gateway.serve_websocket(websocket_handler)  # the WebSocket API, at /ws
+        gateway.start()
         self._closers.append(("gateway", gateway.stop))
 
         stack = provision(
@@ -178,6 +221,7 @@ class EmbeddedStack:
                 "Environment": "local",
                 "SiteEdge": site.control_url,
                 "PortalUrl": gateway.url,
+                "WebSocketUrl": gateway.websocket_url,
                 "AutoApprove": "true",
                 "HealthCheckBudgetSeconds": str(opts.health_check_budget_seconds),
             },
@@ -216,8 +260,12 @@ class EmbeddedStack:
             "admin_token_file": str(admin_token_file(self.state_dir)),
             "portal_url": gateway.url + "/",
             "api_url": gateway.url,
+            "websocket_url": gateway.websocket_url,
             "aws_endpoint": moto.endpoint_url,
             "site_server": site.control_url,
+            "azure_blob_endpoint": blob_endpoint or None,
+            "instance_host": instances.control_url,
+            "azure_management_endpoint": arm.url,
             "model_url": model_url or None,
             "state_machine_arn": stack.outputs.get("StateMachineArn"),
             "outputs": stack.outputs,
@@ -234,6 +282,22 @@ class EmbeddedStack:
         tmp = stack_file(self.state_dir).with_suffix(".tmp")
         tmp.write_text(json.dumps(self.info, indent=2))
         tmp.replace(stack_file(self.state_dir))
+
+    def _start_azurite(self) -> str:
+        """Azurite's Blob endpoint, set for the control plane and the agents ("" when off)."""
+        from tmux_builder.local.azurite import Azurite, azurite_available
+
+        wanted = self.options.azure
+        if wanted is None:
+            wanted = azurite_available()
+        if not wanted:
+            os.environ.pop(_AZURE_BLOB_ENDPOINT, None)
+            return ""
+        azurite = Azurite(self.state_dir / "logs" / "azurite.log", host=self.options.host)
+        azurite.start()
+        self._closers.append(("Azurite", azurite.stop))
+        os.environ[_AZURE_BLOB_ENDPOINT] = azurite.blob_endpoint
+        return azurite.blob_endpoint
 
     def _admin_token(self) -> tuple[str, bool]:
         """The stack's admin credential: made once, kept (0600) in the state folder."""
@@ -279,6 +343,9 @@ class EmbeddedStack:
         }
         for name in _AGENT_CLOUD_VARS:
             env[name] = os.environ.get(name, "")
+        for name in _AGENT_TUNING_VARS:
+            if os.environ.get(name):
+                env[name] = os.environ[name]
         if not model_url:  # the real model: the CLI needs the operator's model credentials
             for name, value in os.environ.items():
                 if name.startswith(("ANTHROPIC_", "CLAUDE_CODE_USE_")):
@@ -322,6 +389,13 @@ class EmbeddedStack:
             for agent in self.agents:
                 process = agent.process
                 if process is None or process.poll() is None:
+                    continue
+                if not self.options.restart_agents:
+                    if agent.restarts:
+                        log.warning(
+                            "%s exited with %s; not restarted", agent.agent_id, process.returncode
+                        )
+                        agent.restarts.clear()
                     continue
                 recent = [t for t in agent.restarts if time.monotonic() - t < 60]
                 if len(recent) >= self.options.agent_restart_limit:
@@ -374,8 +448,10 @@ tmux-builder is running. Ctrl-C stops everything.
 
   Portal:        {info["portal_url"]}
   REST API:      {info["api_url"]}/api
+  WebSocket:     {info["websocket_url"]}   (live updates; ?token=<client or admin token>)
   AWS endpoint:  {info["aws_endpoint"]}   (moto; credentials testing/testing, region us-east-1)
   Offline model: {model}
+  Azure Blob:    {info.get("azure_blob_endpoint") or "off (Azurite is not installed: npm ci)"}
   Admin token:   {admin}
   Agents:        {", ".join(a["agent_id"] for a in info["agents"])} (logs in .tmux-builder/logs/)
 
