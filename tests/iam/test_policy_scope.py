@@ -363,8 +363,6 @@ def test_the_agent_host_policy_refuses_everything_else() -> None:
     policy = pe.agent_host_policy()
     artifacts = pe.ARTIFACTS_BUCKET
     for request in (
-        Request("sqs:SendMessage", pe.AGENT_QUEUE_ARN),
-        Request("sqs:SendMessage", pe.CHAT_QUEUE_ARN),
         Request("sqs:ReceiveMessage", pe.EVENTS_QUEUE_ARN),
         Request("sqs:PurgeQueue", pe.AGENT_QUEUE_ARN),
         Request("states:StartExecution", "*"),
@@ -391,6 +389,19 @@ def test_the_agent_host_policy_refuses_everything_else() -> None:
         Request("cloudfront:CreateInvalidation", DIST_ARN, _owned_by(pe.USER_A)),
     ):
         assert not allowed(policy, request), str(request)
+
+
+def test_an_agent_host_may_hand_work_back_to_the_shared_queues_only() -> None:
+    # Leases (agent/leases.py): a host hands back work it must not run and moves what waits
+    # in a dead host's queues to the shared ones. A message it sends there is only a request to
+    # work: the task token inside cannot be forged, so it cannot fake a step's result.
+    policy = pe.agent_host_policy()
+    assert allowed(policy, Request("sqs:SendMessage", pe.AGENT_QUEUE_ARN))
+    assert allowed(policy, Request("sqs:SendMessage", pe.CHAT_QUEUE_ARN))
+    assert not allowed(
+        policy, Request("sqs:SendMessage", pe.EVENTS_QUEUE_ARN.replace("events", "x"))
+    )
+    assert not allowed(policy, Request("sqs:DeleteQueue", pe.AGENT_QUEUE_ARN))
 
 
 def test_the_task_ledger_key_is_the_one_the_policy_names() -> None:
