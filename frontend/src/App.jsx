@@ -2,6 +2,7 @@ import { Route, Routes } from 'react-router-dom'
 
 import Layout from './components/Layout.jsx'
 import ClientRoute from './pages/ClientPage.jsx'
+import AdminApp from './pages/admin/AdminApp.jsx'
 import NotFoundPage from './pages/NotFoundPage.jsx'
 import OnboardingPage from './pages/OnboardingPage.jsx'
 import StatusRoute from './pages/StatusPage.jsx'
@@ -21,8 +22,17 @@ export function AppRoutes() {
 
 export default function App() {
   return (
-    <Layout>
-      <AppRoutes />
-    </Layout>
+    <Routes>
+      {/* The admin portal has its own wide frame and its own login. */}
+      <Route path="/admin/*" element={<AdminApp />} />
+      <Route
+        path="*"
+        element={
+          <Layout>
+            <AppRoutes />
+          </Layout>
+        }
+      />
+    </Routes>
   )
 }

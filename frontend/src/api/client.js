@@ -52,10 +52,10 @@ export function parseRetryAfter(value, now = Date.now()) {
   return Math.max(0, Math.ceil((at - now) / 1000))
 }
 
-function buildHeaders({ hasBody, anonymous }) {
+function buildHeaders({ hasBody, anonymous, token: explicitToken }) {
   const headers = { Accept: 'application/json' }
   if (hasBody) headers['Content-Type'] = 'application/json'
-  const token = anonymous ? null : readClientToken()
+  const token = anonymous ? null : explicitToken || readClientToken()
   if (token) headers.Authorization = `Bearer ${token}`
   return headers
 }
@@ -64,12 +64,13 @@ function buildHeaders({ hasBody, anonymous }) {
  * Send a request to the API and return the parsed JSON body.
  *
  * The stored client token goes along as `Authorization: Bearer ...` unless `anonymous` is set
- * (public onboarding: a stale token must not turn a public request into a 401).
+ * (public onboarding: a stale token must not turn a public request into a 401); `token`
+ * sends that credential instead (the realtime client and the admin pages name theirs).
  * Throws {@link ApiError} on a non-2xx answer and {@link NetworkError} when there is none.
  * An `AbortError` from `signal` is rethrown as is so callers can ignore it.
  */
-export async function apiRequest(path, { method = 'GET', body, signal, anonymous = false } = {}) {
-  const init = { method, headers: buildHeaders({ hasBody: body !== undefined, anonymous }), signal }
+export async function apiRequest(path, { method = 'GET', body, signal, anonymous = false, token } = {}) {
+  const init = { method, headers: buildHeaders({ hasBody: body !== undefined, anonymous, token }), signal }
   if (body !== undefined) init.body = JSON.stringify(body)
   let response
   try {

@@ -30,6 +30,17 @@ describe('apiRequest credentials', () => {
     }
   })
 
+  it('sends an explicit token instead of the stored one (realtime, admin pages)', async () => {
+    const fetchMock = mockFetch(() => jsonResponse(200, {}))
+    storeClientToken('stored.client.token')
+
+    await apiRequest('/api/realtime', { token: 'given.token' })
+    await apiRequest('/api/realtime', { token: 'given.token', anonymous: true })
+
+    expect(fetchMock.mock.calls[0][1].headers.Authorization).toBe('Bearer given.token')
+    expect(fetchMock.mock.calls[1][1].headers).not.toHaveProperty('Authorization')
+  })
+
   it('sends no Authorization header when no token is stored', async () => {
     const fetchMock = mockFetch(() => jsonResponse(200, {}))
 

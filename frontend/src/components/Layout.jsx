@@ -12,7 +12,7 @@ export default function Layout({ children }) {
   return (
     <div className="min-h-screen bg-slate-50 text-slate-900">
       <header className="border-b border-slate-200 bg-slate-900">
-        <div className="mx-auto flex max-w-3xl items-center justify-between gap-4 px-4 py-3">
+        <div className="mx-auto flex max-w-5xl items-center justify-between gap-4 px-4 py-3">
           <Link
             to="/"
             className="font-mono text-lg font-semibold tracking-tight text-white focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-400"
@@ -28,7 +28,7 @@ export default function Layout({ children }) {
           )}
         </div>
       </header>
-      <main className="mx-auto max-w-3xl px-4 py-6 sm:py-10">{children}</main>
+      <main className="mx-auto max-w-5xl px-4 py-6 sm:py-10">{children}</main>
     </div>
   )
 }

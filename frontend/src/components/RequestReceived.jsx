@@ -6,7 +6,7 @@ export default function RequestReceived({ name, approved, message, requestId, on
   return (
     <section
       aria-labelledby="received-heading"
-      className="space-y-4 rounded-lg border border-green-200 bg-white p-4 shadow-sm sm:p-6"
+      className="mx-auto max-w-3xl space-y-4 rounded-lg border border-green-200 bg-white p-4 shadow-sm sm:p-6"
     >
       <h1 id="received-heading" className="text-2xl font-bold tracking-tight">
         Thank you{name ? `, ${name}` : ''}!

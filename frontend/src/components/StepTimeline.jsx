@@ -5,6 +5,7 @@ const STATUS_LABEL = {
   running: 'Running',
   succeeded: 'Succeeded',
   failed: 'Failed',
+  skipped: 'Skipped',
 }
 
 function StepIcon({ status }) {
@@ -22,6 +23,9 @@ function StepIcon({ status }) {
       </span>
     )
   }
+  if (status === 'skipped') {
+    return <span className={`${base} bg-slate-100 text-slate-400`} aria-hidden="true">–</span>
+  }
   return <span className={`${base} border-2 border-slate-300 bg-white`} aria-hidden="true" />
 }
 
@@ -30,6 +34,7 @@ const TITLE_CLASS = {
   running: 'text-sky-700',
   succeeded: 'text-slate-900',
   failed: 'text-red-700',
+  skipped: 'text-slate-400',
 }
 
 function Step({ step }) {
@@ -45,6 +50,7 @@ function Step({ step }) {
           </span>
           <span className="sr-only">{STATUS_LABEL[step.status] ?? step.status}</span>
           {step.status === 'running' && <span className="text-xs text-sky-700">in progress…</span>}
+          {step.status === 'skipped' && <span className="text-xs text-slate-400">skipped (redeploy)</span>}
           {duration && <span className="text-xs tabular-nums text-slate-500">{duration}</span>}
           {retries > 0 && (
             <span className="rounded bg-amber-100 px-1.5 py-0.5 text-xs text-amber-800">retried {retries}×</span>

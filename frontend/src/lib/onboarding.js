@@ -15,12 +15,12 @@ const CONTROL_CHARS = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/
 
 export const HOST_PROVIDERS = [
   { value: 'aws', label: 'AWS', available: true },
-  { value: 'azure', label: 'Azure', available: false },
+  { value: 'azure', label: 'Azure', available: true },
 ]
 
 export const SITE_TYPES = [
   { value: 'static', label: 'Static site', available: true },
-  { value: 'dynamic', label: 'Dynamic app', available: false },
+  { value: 'dynamic', label: 'Dynamic app', available: true },
 ]
 
 export const EMPTY_FORM = {

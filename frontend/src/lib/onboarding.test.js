@@ -55,9 +55,10 @@ describe('validateOnboarding', () => {
     expect(check('bad \u0007 bell char')).toMatch(/control/)
   })
 
-  it('rejects the providers and site types that are not available yet', () => {
-    expect(validateOnboarding({ ...valid, hostProvider: 'azure' }).hostProvider).toBe('Azure is coming soon.')
-    expect(validateOnboarding({ ...valid, siteType: 'dynamic' }).siteType).toBe('Dynamic app is coming soon.')
+  it('offers every provider and site type the API builds', () => {
+    expect(validateOnboarding({ ...valid, hostProvider: 'azure' }).hostProvider).toBeUndefined()
+    expect(validateOnboarding({ ...valid, siteType: 'dynamic' }).siteType).toBeUndefined()
+    expect(validateOnboarding({ ...valid, hostProvider: 'gcp' }).hostProvider).toBeTruthy()
   })
 })
 

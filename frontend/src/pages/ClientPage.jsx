@@ -33,7 +33,7 @@ export default function ClientRoute() {
 
 function SignInNeeded() {
   return (
-    <div className="space-y-4">
+    <div className="mx-auto max-w-3xl space-y-4">
       <h1 className="text-2xl font-bold tracking-tight">Your personal link is needed</h1>
       <LinkHelp>
         <p>Your projects are shown through the personal link we gave you when your build started.</p>
@@ -47,7 +47,7 @@ export function ClientProjectsPage() {
 
   if (problem === 'unauthorized') {
     return (
-      <div className="space-y-4">
+      <div className="mx-auto max-w-3xl space-y-4">
         <h1 className="text-2xl font-bold tracking-tight">Your link has expired or is invalid</h1>
         <LinkHelp>
           <p>We could not sign you in with this link, so your projects cannot be shown.</p>
@@ -58,7 +58,7 @@ export function ClientProjectsPage() {
 
   const clientName = projects?.find((p) => p.client_name)?.client_name
   return (
-    <div className="space-y-6">
+    <div className="mx-auto max-w-3xl space-y-6">
       <div>
         <h1 className="text-2xl font-bold tracking-tight">Your projects</h1>
         {clientName && <p className="mt-1 text-slate-600">Signed in as {clientName}.</p>}

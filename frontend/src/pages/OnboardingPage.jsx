@@ -80,7 +80,10 @@ export default function OnboardingPage() {
     }
     if (answer?.client_token) storeClientToken(answer.client_token)
     const next = afterRequestAnswer(answer)
-    if (next.kind === 'status') navigate(`/status/${encodeURIComponent(next.executionId)}`)
+    if (next.kind === 'status') {
+      // The status page shows the personal link once, so the person can keep it.
+      navigate(`/status/${encodeURIComponent(next.executionId)}`, { state: { clientUrl: answer.client_url } })
+    }
     else if (next.kind === 'projects') navigate('/client')
     else {
       setSending(false)
@@ -103,7 +106,7 @@ export default function OnboardingPage() {
   if (received) return <RequestReceived {...received} onAnother={startOver} />
 
   return (
-    <div className="space-y-6">
+    <div className="mx-auto max-w-3xl space-y-6">
       <div>
         <h1 className="text-2xl font-bold tracking-tight sm:text-3xl">Build a website</h1>
         <p className="mt-1 text-slate-600">

@@ -70,15 +70,15 @@ describe('OnboardingPage', () => {
     expect(screen.getByText('Please write at least 10 characters.')).toBeInTheDocument()
   })
 
-  it('offers AWS static only; Azure and dynamic are disabled and coming soon', () => {
+  it('offers AWS and Azure, static and dynamic, with AWS static chosen', () => {
     mockFetch(() => jsonResponse(202, {}))
     renderAt('/')
 
     expect(screen.getByRole('radio', { name: /AWS/ })).toBeChecked()
-    expect(screen.getByRole('radio', { name: /Azure/ })).toBeDisabled()
+    expect(screen.getByRole('radio', { name: /Azure/ })).toBeEnabled()
     expect(screen.getByRole('radio', { name: /Static/ })).toBeChecked()
-    expect(screen.getByRole('radio', { name: /Dynamic/ })).toBeDisabled()
-    expect(screen.getAllByText('coming soon')).toHaveLength(2)
+    expect(screen.getByRole('radio', { name: /Dynamic/ })).toBeEnabled()
+    expect(screen.queryByText('coming soon')).toBeNull()
   })
 
   it('posts the trimmed form to /api/requests and follows the approved build', async () => {
@@ -112,6 +112,8 @@ describe('OnboardingPage', () => {
     // The status page asks with the new token.
     const statusCall = fetchMock.mock.calls.find(([u]) => u === '/api/status/exec-1')
     expect(authorizationOf(statusCall)).toBe('Bearer signed.client.token')
+    // ... and shows the personal link once, to keep.
+    expect(screen.getByRole('link', { name: 'your personal link' })).toHaveAttribute('href', APPROVED.client_url)
   })
 
   it('goes to the projects page when approved without a build id', async () => {
