@@ -43,7 +43,14 @@ from agent.session_setup import prepare_workspace
 from agent.uploads_sync import sync_uploads, uploads_instruction
 from agent.workspace import Workspace
 from tmux_builder import naming
-from tmux_builder.contracts import ActivityType, AgentTask, DeployResult, ScreenshotSet, SiteSpec
+from tmux_builder.contracts import (
+    ActivityType,
+    AgentTask,
+    DeployResult,
+    Provider,
+    ScreenshotSet,
+    SiteSpec,
+)
 from tmux_builder.pipeline import Step
 from tmux_builder.settings import AgentSettings, CloudSettings
 
@@ -195,6 +202,8 @@ class StepHandlers:
         from agent.deploy.base import DeployRequest, deployer_for
 
         deployer = deployer_for(site)
+        if site.provider is Provider.AWS and not task.state.identity_role_arn:
+            raise InvalidTask("the task carries no identity_role_arn (create_user did not run)")
         ws = self._workspace(task, site)
         outcome = deployer(
             DeployRequest(
