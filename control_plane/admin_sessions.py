@@ -44,7 +44,6 @@ def create_session(
 ) -> builds.SessionOpened:
     """A session for the user with this e-mail (created if new); built now if there is a
     request, else left ``active`` for a later conversation."""
-    builds.check_supported(provider, site_type)
     user = users.find_or_create(email, phone)
     return builds.open_session(
         user,
@@ -68,7 +67,6 @@ def create_session_once(
     lambda_context: Any = None,
 ) -> builds.SessionOpened:
     """:func:`create_session`, answered from the first call when replayed (see ``idempotency``)."""
-    builds.check_supported(provider, site_type)
     fields: dict[str, Any] = {
         "email": email,
         "phone": phone,

@@ -14,19 +14,11 @@ from typing import Any
 
 from control_plane import sessions, store, tracking, users
 from control_plane.api_models import CreateUserRequest
-from control_plane.errors import FieldProblem, NotSupported, UpstreamUnavailable
+from control_plane.errors import UpstreamUnavailable
 from control_plane.observability import count
 from tmux_builder import aws, naming
 from tmux_builder.contracts import PipelineState, Provider, SiteType
 from tmux_builder.settings import cloud
-
-# What this deployment can build: every (provider, site type) pair, each with its deployer.
-SUPPORTED = {
-    (Provider.AWS, SiteType.STATIC),
-    (Provider.AWS, SiteType.DYNAMIC),
-    (Provider.AZURE, SiteType.STATIC),
-    (Provider.AZURE, SiteType.DYNAMIC),
-}
 
 
 @dataclass(frozen=True)
@@ -46,22 +38,7 @@ class SessionOpened:
     is_new_user: bool
 
 
-def check_supported(provider: Provider, site_type: SiteType) -> None:
-    """422 naming the field when this deployment cannot build that kind of site."""
-    if (provider, site_type) in SUPPORTED:
-        return
-    provider_known = any(known is provider for known, _ in SUPPORTED)
-    field = "site_type" if provider_known else "host_provider"
-    available = ", ".join(sorted(f"{p.value}/{t.value}" for p, t in SUPPORTED))
-    message = (
-        f"{provider.value}/{site_type.value} sites are not available "
-        f"in this deployment yet; available: {available}"
-    )
-    raise NotSupported(message, [FieldProblem(field, message)])
-
-
 def start_build(request: CreateUserRequest) -> BuildStarted:
-    check_supported(request.host_provider, request.site_type)
     user = users.find_or_create(request.email, request.phone)
     session_id = naming.new_session_id()
     sessions.create(
@@ -82,7 +59,6 @@ def start_build_once(
     """:func:`start_build`, answered from the first call when replayed (see ``idempotency``)."""
     from control_plane import idempotency
 
-    check_supported(request.host_provider, request.site_type)
     return idempotency.once(
         "create-user",
         key=key,
@@ -103,10 +79,7 @@ def open_session(
     client_name: str | None = None,
     name: str | None = None,
 ) -> SessionOpened:
-    """A new session of ``user``; its build starts at once when there are requirements.
-
-    The caller has checked :func:`check_supported` before writing anything.
-    """
+    """A new session of ``user``; its build starts at once when there are requirements."""
     session_id = naming.new_session_id()
     sessions.create(
         user.user_id,

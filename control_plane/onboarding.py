@@ -71,7 +71,6 @@ def submit(
     source_ip: str,
 ) -> Submitted:
     """Record a public request (rate-limited per address); approve it at once if configured."""
-    builds.check_supported(provider, site_type)
     rate_limit.hit(rate_limit.ONBOARDING, source_ip)
     request_id = new_request_id()
     now = utc_now_iso()

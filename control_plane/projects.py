@@ -53,7 +53,6 @@ def duplicate(principal: Principal, session_id: str) -> builds.BuildStarted:
     if not requirements.strip():
         raise Conflict("this project has no request to build from yet; describe the site first")
     provider, site_type = Provider(record["provider"]), SiteType(record["site_type"])
-    builds.check_supported(provider, site_type)
     base_name = record.get("name") or sessions.default_name(requirements)
     new_session_id = naming.new_session_id()
     sessions.create(

@@ -24,6 +24,8 @@ def test_a_pair_without_a_deployer_is_a_clear_deploy_error(monkeypatch: pytest.M
     assert raised.value.error_code == "UnsupportedSite"
 
 
-def test_every_listed_deployer_can_be_loaded() -> None:
-    for provider, site_type in DEPLOYERS:
-        assert callable(deployer_for(_site(provider, site_type)))
+def test_every_provider_and_site_type_the_api_accepts_has_a_deployer() -> None:
+    # The API accepts any Provider x SiteType (the enums are its validation): each must deploy.
+    for provider in Provider:
+        for site_type in SiteType:
+            assert callable(deployer_for(_site(provider, site_type))), (provider, site_type)

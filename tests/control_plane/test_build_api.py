@@ -189,7 +189,6 @@ def test_a_failed_agent_step_ends_in_the_failure_path(client: Any, stack: Any) -
     [
         ({**GOOD, "email": "nope"}, "email", 400),
         ({k: v for k, v in GOOD.items() if k != "requirements"}, "requirements", 400),
-        ({**GOOD, "host_provider": "azure", "site_type": "dynamic"}, "site_type", 422),
         ({**GOOD, "site_type": "serverless"}, "site_type", 400),
         ("{broken", "body", 400),
         ([1, 2, 3], "body", 400),
