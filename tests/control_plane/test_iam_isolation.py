@@ -126,13 +126,12 @@ def test_identity_is_idempotent_tagged_bounded_and_recorded(
         )["PolicyDocument"]
         text = json.dumps(document)
         assert "{" + "prefix}" not in text and "{" + "account_id}" not in text
-        s3_resources = [
-            s["Resource"] for s in document["Statement"] if s["Sid"].startswith("OwnSite")
-        ]
-        assert s3_resources == [
-            f"arn:aws:s3:::tmux-{prefix}-*",
-            f"arn:aws:s3:::tmux-{prefix}-*/*",
-        ]
+        by_sid = {s["Sid"]: s["Resource"] for s in document["Statement"]}
+        assert by_sid["OwnSiteBuckets"] == f"arn:aws:s3:::tmux-{prefix}-*"
+        assert by_sid["OwnSiteObjects"] == f"arn:aws:s3:::tmux-{prefix}-*/*"
+        account = role["Arn"].split(":")[4]
+        assert by_sid["OwnSiteRoles"] == f"arn:aws:iam::{account}:role/tmux-{prefix}-*"
+        assert by_sid["PassSiteRolesToEc2Only"] == f"arn:aws:iam::{account}:role/tmux-{prefix}-*"
 
         recorded = [r for r in tracking.resources_of(user_id) if r["resource_type"] == "iam_role"]
         assert [(r["resource_id"], r["session_id"], r["status"]) for r in recorded] == [
