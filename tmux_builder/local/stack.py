@@ -193,7 +193,6 @@ class EmbeddedStack:
             self.state_dir / "instances", moto.endpoint_url, host=opts.host
         ).start()
         self._closers.append(("instance host", instances.stop))
-        os.environ["TMUX_BUILDER_INSTANCE_HOST"] = instances.control_url
 
         # Azure Resource Manager for azure/dynamic sites: their VMs' apps run on the host above.
         from tmux_builder.local.azure_arm import AzureArm
@@ -220,6 +219,7 @@ class EmbeddedStack:
             {
                 "Environment": "local",
                 "SiteEdge": site.control_url,
+                "SiteInstanceHost": instances.control_url,
                 "PortalUrl": gateway.url,
                 "WebSocketUrl": gateway.websocket_url,
                 "AutoApprove": "true",
