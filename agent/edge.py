@@ -31,15 +31,7 @@ class Edge:
     @classmethod
     def from_settings(cls, edge_setting: str) -> Edge:
         """``"cloudfront"`` (or empty) for AWS, else the local site server's base URL."""
-        setting = edge_setting.strip()
-        if not setting or setting.lower() == CLOUDFRONT:
-            return cls()
-        parsed = urlparse(setting)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(
-                f"edge setting must be 'cloudfront' or an http(s) base URL, got {edge_setting!r}"
-            )
-        return cls(site_server=setting.rstrip("/"))
+        return cls(site_server=_local_base_url(edge_setting, CLOUDFRONT, "edge"))
 
     @property
     def is_cloudfront(self) -> bool:
@@ -66,32 +58,13 @@ class Edge:
         self, distribution_id: str, domain_name: str, collection: str = "distributions"
     ) -> str:
         """POST to the local site server; it answers the same URL however often it is asked."""
-        import requests
-
-        endpoint = f"{self.site_server}/{collection}/{quote(distribution_id, safe='')}"
-        try:
-            response = requests.post(
-                endpoint, json={"domain_name": domain_name}, timeout=REGISTER_TIMEOUT_S
-            )
-        except requests.RequestException as exc:
-            raise DeployError(
-                f"local site server at {self.site_server} unreachable: {exc}"
-            ) from exc
-        if response.status_code >= 400:
-            raise DeployError(
-                f"local site server refused distribution {distribution_id}: "
-                f"HTTP {response.status_code} {response.text[:200]}"
-            )
-        try:
-            url = response.json()["url"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DeployError(
-                f"local site server answered without a url for {distribution_id}: "
-                f"{response.text[:200]}"
-            ) from exc
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise DeployError(f"local site server answered an invalid url: {url!r}")
-        return url
+        return _post_for_url(
+            f"{self.site_server}/{collection}/{quote(distribution_id, safe='')}",
+            "local site server",
+            distribution_id,
+            json={"domain_name": domain_name},
+            timeout=REGISTER_TIMEOUT_S,
+        )
 
 
 EC2 = "ec2"
@@ -111,15 +84,7 @@ class InstanceEndpoints:
     @classmethod
     def from_settings(cls, setting: str) -> InstanceEndpoints:
         """``"ec2"`` (or empty) for AWS, else the local instance host's base URL."""
-        value = setting.strip()
-        if not value or value.lower() == EC2:
-            return cls()
-        parsed = urlparse(value)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(
-                f"instance host setting must be 'ec2' or an http(s) base URL, got {setting!r}"
-            )
-        return cls(instance_host=value.rstrip("/"))
+        return cls(instance_host=_local_base_url(setting, EC2, "instance host"))
 
     @property
     def is_ec2(self) -> bool:
@@ -134,27 +99,48 @@ class InstanceEndpoints:
         return self._register(instance_id)
 
     def _register(self, instance_id: str) -> str:
-        import requests
+        return _post_for_url(
+            f"{self.instance_host}/instances/{quote(instance_id, safe='')}",
+            "local instance host",
+            instance_id,
+            json=None,
+            timeout=INSTANCE_START_TIMEOUT_S,
+        )
 
-        endpoint = f"{self.instance_host}/instances/{quote(instance_id, safe='')}"
-        try:
-            response = requests.post(endpoint, timeout=INSTANCE_START_TIMEOUT_S)
-        except requests.RequestException as exc:
-            raise DeployError(
-                f"local instance host at {self.instance_host} unreachable: {exc}"
-            ) from exc
-        if response.status_code >= 400:
-            raise DeployError(
-                f"local instance host could not run instance {instance_id}: "
-                f"HTTP {response.status_code} {response.text[:500]}"
-            )
-        try:
-            url = response.json()["url"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DeployError(
-                f"local instance host answered without a url for {instance_id}: "
-                f"{response.text[:200]}"
-            ) from exc
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise DeployError(f"local instance host answered an invalid url: {url!r}")
-        return url
+
+def _local_base_url(setting: str, cloud_word: str, what: str) -> str:
+    """Empty for the cloud (``cloud_word`` or nothing), else a local stand-in's base URL."""
+    value = setting.strip()
+    if not value or value.lower() == cloud_word:
+        return ""
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(
+            f"{what} setting must be {cloud_word!r} or an http(s) base URL, got {setting!r}"
+        )
+    return value.rstrip("/")
+
+
+def _post_for_url(
+    endpoint: str, server: str, thing: str, json: dict[str, str] | None, timeout: float
+) -> str:
+    """Ask a local stand-in to serve ``thing``; it answers ``{"url": ...}`` (idempotent)."""
+    import requests
+
+    try:
+        response = requests.post(endpoint, json=json, timeout=timeout)
+    except requests.RequestException as exc:
+        raise DeployError(f"{server} at {endpoint} unreachable: {exc}") from exc
+    if response.status_code >= 400:
+        raise DeployError(
+            f"{server} could not serve {thing}: HTTP {response.status_code} {response.text[:500]}"
+        )
+    try:
+        url = response.json()["url"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DeployError(
+            f"{server} answered without a url for {thing}: {response.text[:200]}"
+        ) from exc
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise DeployError(f"{server} answered an invalid url: {url!r}")
+    return url
