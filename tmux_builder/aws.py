@@ -42,8 +42,15 @@ def client(service: str, region: str | None = None) -> Any:
 
 
 def reset() -> None:
-    """Drop cached clients (after the environment changed, e.g. in tests)."""
+    """Drop cached clients (after the environment changed, e.g. in tests).
+
+    Powertools' parameter providers (control_plane/secrets.py) hold a client and cached values
+    of their own: they are dropped too, or they would keep calling the old endpoint.
+    """
     global _session
     with _lock:
         _clients.clear()
         _session = None
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    DEFAULT_PROVIDERS.clear()
