@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -74,3 +74,29 @@ def running_stack(state_dir: Path, *up_args: str, **env: str) -> Iterator[dict[s
             except subprocess.TimeoutExpired:
                 process.kill()
         log.close()
+
+
+def stack_logs(info: dict[str, Any]) -> str:
+    """Every log of the stack's processes (agents, model), for a failing assertion's message."""
+    return "\n".join(p.read_text() for p in sorted((info["state_dir"] / "logs").glob("*.log")))
+
+
+def finished_build(api: Any, execution_id: str, info: dict[str, Any], timeout: float = 240) -> Any:
+    """Wait for a build to end; it must have succeeded (else the status and the logs' tail)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = api.status(execution_id)
+        if status["status"] != "running":
+            assert status["status"] == "succeeded", f"{status}\n{stack_logs(info)[-4000:]}"
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"build {execution_id} did not finish\n{stack_logs(info)[-4000:]}")
+
+
+def eventually(check: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return check()

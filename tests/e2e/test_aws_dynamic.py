@@ -5,15 +5,13 @@ the URL, and teardown stopping the app."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 import requests
 
-from tests.e2e.launcher import running_stack
+from tests.e2e.launcher import eventually, finished_build
 from tmux_builder.api_client import ApiClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tmux, pytest.mark.claude, pytest.mark.browser]
@@ -21,9 +19,8 @@ REQUIREMENTS = "A bakery named Golden Loaf in Lisbon, with its breads and openin
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with running_stack(tmp_path_factory.mktemp("stack")) as info:
-        yield info
+def stack(shared_stack: dict[str, Any]) -> dict[str, Any]:
+    return shared_stack
 
 
 def _ec2(info: dict[str, Any]) -> Any:
@@ -36,27 +33,6 @@ def _ec2(info: dict[str, Any]) -> Any:
     )
 
 
-def _finished(api: ApiClient, execution_id: str, stack: dict[str, Any]) -> dict[str, Any]:
-    deadline = time.monotonic() + 150
-    while time.monotonic() < deadline:
-        status = api.status(execution_id)
-        if status["status"] in ("succeeded", "failed"):
-            break
-        time.sleep(0.5)
-    logs = "\n".join(p.read_text() for p in (stack["state_dir"] / "logs").glob("*.log"))
-    assert status["status"] == "succeeded", f"{status}\n--- agent log ---\n{logs[-4000:]}"
-    return status
-
-
-def _eventually(check: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
-
-
 def test_a_dynamic_site_is_built_redeployed_and_torn_down(stack: dict[str, Any]) -> None:
     api = ApiClient(stack["api_url"], token=stack["admin_token"])
     started = api.create_user(
@@ -65,7 +41,7 @@ def test_a_dynamic_site_is_built_redeployed_and_torn_down(stack: dict[str, Any])
         provider="aws",
         site_type="dynamic",
     )
-    status = _finished(api, started["execution_id"], stack)
+    status = finished_build(api, started["execution_id"], stack)
     assert [s["status"] for s in status["steps"]] == ["succeeded"] * 9
     assert status["e2e"]["ok"] is True
     # The generated tests include the API ones (health, JSON, API-driven content).
@@ -101,7 +77,7 @@ def test_a_dynamic_site_is_built_redeployed_and_torn_down(stack: dict[str, Any])
         timeout=30,
     )
     assert redeploy.status_code == 202, redeploy.text
-    again = _finished(api, redeploy.json()["execution_id"], stack)
+    again = finished_build(api, redeploy.json()["execution_id"], stack)
     assert again["deployed_url"] == url
     assert requests.get(url, timeout=10).status_code == 200
     reservations = ec2.describe_instances(
@@ -133,4 +109,4 @@ def test_a_dynamic_site_is_built_redeployed_and_torn_down(stack: dict[str, Any])
             return True
         return False
 
-    assert _eventually(app_stopped), "the app still answers after its instance was terminated"
+    assert eventually(app_stopped), "the app still answers after its instance was terminated"

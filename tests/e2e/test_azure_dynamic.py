@@ -5,14 +5,12 @@ run by the instance host), and teardown deleting the resource group and stopping
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from tests.e2e.launcher import running_stack
+from tests.e2e.launcher import eventually, finished_build
 from tmux_builder import azure
 from tmux_builder.api_client import ApiClient
 
@@ -21,30 +19,8 @@ REQUIREMENTS = "A bakery named Copper Oven in Porto, with its breads and opening
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with running_stack(tmp_path_factory.mktemp("azure-vm-stack")) as info:
-        yield info
-
-
-def _finished(api: ApiClient, execution_id: str, stack: dict[str, Any]) -> dict[str, Any]:
-    deadline = time.monotonic() + 150
-    while time.monotonic() < deadline:
-        status = api.status(execution_id)
-        if status["status"] in ("succeeded", "failed"):
-            break
-        time.sleep(0.5)
-    logs = "\n".join(p.read_text() for p in (stack["state_dir"] / "logs").glob("*.log"))
-    assert status["status"] == "succeeded", f"{status}\n--- agent log ---\n{logs[-4000:]}"
-    return status
-
-
-def _eventually(check: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
+def stack(shared_stack: dict[str, Any]) -> dict[str, Any]:
+    return shared_stack
 
 
 def _resource_group(stack: dict[str, Any], name: str) -> requests.Response:
@@ -65,7 +41,7 @@ def test_an_azure_vm_site_is_built_and_torn_down(stack: dict[str, Any]) -> None:
         provider="azure",
         site_type="dynamic",
     )
-    status = _finished(api, started["execution_id"], stack)
+    status = finished_build(api, started["execution_id"], stack)
     assert [s["status"] for s in status["steps"]] == ["succeeded"] * 9
     assert status["e2e"]["ok"] is True
 
@@ -100,4 +76,4 @@ def test_an_azure_vm_site_is_built_and_torn_down(stack: dict[str, Any]) -> None:
             return True
         return False
 
-    assert _eventually(app_stopped), "the app still answers after its resource group was deleted"
+    assert eventually(app_stopped), "the app still answers after its resource group was deleted"

@@ -4,14 +4,13 @@ steps, the site served from its blob container, then teardown removing that cont
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.e2e.launcher import ROOT, clean_environment, cli, running_stack
+from tests.e2e.launcher import ROOT, clean_environment, cli
 from tmux_builder.api_client import ApiClient
 from tmux_builder.local.azurite import azurite_available, blob_service
 
@@ -26,9 +25,8 @@ REQUIREMENTS = "A bakery website for Blue Harbour Bakery with opening hours"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with running_stack(tmp_path_factory.mktemp("azure-stack")) as info:
-        yield info
+def stack(shared_stack: dict[str, Any]) -> dict[str, Any]:
+    return shared_stack
 
 
 def test_an_azure_static_site_goes_live_from_azurite(stack: dict[str, Any], tmp_path: Path) -> None:

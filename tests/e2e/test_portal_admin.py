@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from tests.e2e.launcher import ROOT, running_stack
+from tests.e2e.launcher import ROOT, finished_build
 from tmux_builder.api_client import ApiClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tmux, pytest.mark.claude, pytest.mark.browser]
@@ -24,24 +22,8 @@ SHOTS = ROOT / "test-output"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with running_stack(tmp_path_factory.mktemp("admin-stack")) as info:
-        yield info
-
-
-def _logs(info: dict[str, Any]) -> str:
-    return "\n".join(p.read_text() for p in sorted((info["state_dir"] / "logs").glob("*.log")))
-
-
-def _finished_build(api: ApiClient, execution_id: str, info: dict[str, Any]) -> dict[str, Any]:
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        status = api.status(execution_id)
-        if status["status"] != "running":
-            assert status["status"] == "succeeded", f"{status}\n{_logs(info)[-4000:]}"
-            return status
-        time.sleep(1)
-    raise AssertionError(f"the build did not finish\n{_logs(info)[-4000:]}")
+def stack(shared_stack: dict[str, Any]) -> dict[str, Any]:
+    return shared_stack
 
 
 def _pane_line(info: dict[str, Any], session_id: str) -> str:
@@ -105,7 +87,7 @@ def test_the_admin_finds_watches_and_deletes_a_user(stack: dict[str, Any]) -> No
             stored = page.evaluate("() => sessionStorage.getItem('tmuxBuilder.adminToken')")
             assert stored == stack["admin_token"]
 
-            status = _finished_build(api, started["execution_id"], stack)
+            status = finished_build(api, started["execution_id"], stack)
 
             # Find the built session in the list by searching its e-mail.
             page.get_by_role("link", name="Sessions", exact=True).click()

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.e2e.launcher import ROOT, running_stack
+from tests.e2e.launcher import ROOT
 from tmux_builder.pipeline import STEPS
 
 if TYPE_CHECKING:
@@ -99,11 +99,10 @@ class FirstUser:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def stack(shared_stack: dict[str, Any]) -> dict[str, Any]:
     if not (ROOT / "frontend" / "dist" / "index.html").is_file():
         pytest.fail("the portal is not built: run `npm --prefix frontend run build` (make does)")
-    with running_stack(tmp_path_factory.mktemp("portal-stack")) as info:
-        yield info
+    return shared_stack
 
 
 @pytest.fixture(scope="module")
