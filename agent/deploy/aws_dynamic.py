@@ -33,15 +33,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.deploy.aws_static import (
-    RESOURCE_BUCKET,
-    _aws,
-    _describe,
-    _error_code,
-    ensure_bucket,
-    page_title,
-)
+from agent.deploy.aws_errors import aws_errors, describe, error_code
+from agent.deploy.aws_static import RESOURCE_BUCKET, ensure_bucket
 from agent.deploy.base import DeployOutcome, DeployRequest, SiteResource
+from agent.deploy.site_files import page_title
 from agent.edge import InstanceEndpoints
 from agent.errors import DeployError
 from tmux_builder.contracts import DeployResult
@@ -114,7 +109,7 @@ def deploy_dynamic_site(
     title = page_title(code_dir / ENTRY_PAGE)
     region = session.region_name or "us-east-1"
     partition = session.get_partition_for_region(region)
-    with _aws(f"Deploying {name}"):  # what the steps below do not catch (e.g. no credentials)
+    with aws_errors(f"Deploying {name}"):  # what the steps below do not catch (e.g. no credentials)
         s3 = session.client("s3", region_name=region)
         ec2 = session.client("ec2", region_name=region)
         iam = session.client("iam", region_name=region)
@@ -218,7 +213,7 @@ def check_app(code_dir: Path) -> None:
 
 
 def upload_release(s3: Any, bucket: str, release: bytes, progress: Callable[[str], None]) -> None:
-    with _aws(f"Uploading the release to {bucket}"):
+    with aws_errors(f"Uploading the release to {bucket}"):
         s3.put_object(Bucket=bucket, Key=RELEASE_KEY, Body=release, ContentType="application/gzip")
     progress(f"Uploaded the release ({len(release) // 1024 + 1} KiB) to {bucket}")
 
@@ -286,10 +281,10 @@ def ensure_instance_role(
     try:
         role = iam.get_role(RoleName=name)["Role"]
     except ClientError as exc:
-        if _error_code(exc) != "NoSuchEntity":
-            raise DeployError(f"Reading role {name} failed: {_describe(exc)}") from exc
+        if error_code(exc) != "NoSuchEntity":
+            raise DeployError(f"Reading role {name} failed: {describe(exc)}") from exc
         create: dict[str, Any] = {"PermissionsBoundary": boundary} if boundary else {}
-        with _aws(f"Creating role {name}"):
+        with aws_errors(f"Creating role {name}"):
             role = iam.create_role(
                 RoleName=name,
                 AssumeRolePolicyDocument=_trust_policy(),
@@ -301,7 +296,7 @@ def ensure_instance_role(
         progress(f"Created instance role {name}")
     else:
         _check_owner("role", name, role.get("Tags", []), tags)
-    with _aws(f"Setting the policy of role {name}"):
+    with aws_errors(f"Setting the policy of role {name}"):
         iam.put_role_policy(
             RoleName=name,
             PolicyName=ROLE_POLICY_NAME,
@@ -319,9 +314,9 @@ def ensure_instance_profile(
     try:
         profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
     except ClientError as exc:
-        if _error_code(exc) != "NoSuchEntity":
-            raise DeployError(f"Reading instance profile {name} failed: {_describe(exc)}") from exc
-        with _aws(f"Creating instance profile {name}"):
+        if error_code(exc) != "NoSuchEntity":
+            raise DeployError(f"Reading instance profile {name} failed: {describe(exc)}") from exc
+        with aws_errors(f"Creating instance profile {name}"):
             profile = iam.create_instance_profile(InstanceProfileName=name, Tags=_iam_tags(tags))[
                 "InstanceProfile"
             ]
@@ -329,7 +324,7 @@ def ensure_instance_profile(
     else:
         _check_owner("instance profile", name, profile.get("Tags", []), tags)
     if name not in {r["RoleName"] for r in profile.get("Roles", [])}:
-        with _aws(f"Adding role {name} to its instance profile"):
+        with aws_errors(f"Adding role {name} to its instance profile"):
             iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
     return str(profile["Arn"])
 
@@ -338,7 +333,7 @@ def ensure_instance_profile(
 
 
 def default_vpc(ec2: Any) -> str:
-    with _aws("Finding the default VPC"):
+    with aws_errors("Finding the default VPC"):
         vpcs = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
     if not vpcs:
         raise DeployError(
@@ -408,9 +403,9 @@ def ensure_security_group(
                 ],
             )["GroupId"]
         except ClientError as exc:
-            if _error_code(exc) != "InvalidGroup.Duplicate":
+            if error_code(exc) != "InvalidGroup.Duplicate":
                 raise DeployError(
-                    f"Creating security group {name} failed: {_describe(exc)}"
+                    f"Creating security group {name} failed: {describe(exc)}"
                 ) from exc
             group = find_security_group(ec2, name, vpc_id)
             if group is None:
@@ -422,7 +417,7 @@ def ensure_security_group(
         _check_owner("security group", name, group.get("Tags", []), tags)
     group_id = str(group["GroupId"])
     have, want = _rule_keys(group.get("IpPermissions", [])), _rule_keys(wanted_ingress())
-    with _aws(f"Setting the rules of security group {name}"):
+    with aws_errors(f"Setting the rules of security group {name}"):
         if have - want:
             ec2.revoke_security_group_ingress(
                 GroupId=group_id, IpPermissions=[_permission(k) for k in sorted(have - want)]
@@ -436,7 +431,7 @@ def ensure_security_group(
 
 
 def find_security_group(ec2: Any, name: str, vpc_id: str) -> dict[str, Any] | None:
-    with _aws(f"Finding security group {name}"):
+    with aws_errors(f"Finding security group {name}"):
         groups = ec2.describe_security_groups(
             Filters=[
                 {"Name": "group-name", "Values": [name]},
@@ -449,12 +444,12 @@ def find_security_group(ec2: Any, name: str, vpc_id: str) -> dict[str, Any] | No
 def latest_ami(session: boto3.Session, region: str) -> str:
     """The current Amazon Linux 2023 image, from AWS's public SSM parameter."""
     ssm = session.client("ssm", region_name=region)
-    with _aws("Looking up the Amazon Linux 2023 image"):
+    with aws_errors("Looking up the Amazon Linux 2023 image"):
         return str(ssm.get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"])
 
 
 def _site_instances(ec2: Any, name: str, user_id: str, states: tuple[str, ...]) -> list[Any]:
-    with _aws(f"Finding the instance of {name}"):
+    with aws_errors(f"Finding the instance of {name}"):
         pages = ec2.get_paginator("describe_instances").paginate(
             Filters=[
                 {"Name": "tag:Name", "Values": [name]},
@@ -517,14 +512,14 @@ def launch_instance(
             instance = ec2.run_instances(**request)["Instances"][0]
         except ClientError as exc:
             message = str(exc.response.get("Error", {}).get("Message", ""))
-            profile_not_ready = _error_code(exc) == "InvalidParameterValue" and (
+            profile_not_ready = error_code(exc) == "InvalidParameterValue" and (
                 "iamInstanceProfile" in message or "Instance Profile" in message
             )
             if profile_not_ready and time.monotonic() < deadline:
                 progress("Waiting for the new instance profile to be usable")
                 time.sleep(5)
                 continue
-            raise DeployError(f"Launching the instance of {name} failed: {_describe(exc)}") from exc
+            raise DeployError(f"Launching the instance of {name} failed: {describe(exc)}") from exc
         progress(f"Launched instance {instance['InstanceId']} ({instance_type})")
         return str(instance["InstanceId"])
 
@@ -535,7 +530,7 @@ def restart_with_new_release(
     """Reboot (or start) the site's instance: its service fetches the new release as it starts."""
     instance_id = str(instance["InstanceId"])
     state = str(instance.get("State", {}).get("Name", ""))
-    with _aws(f"Restarting instance {instance_id}"):
+    with aws_errors(f"Restarting instance {instance_id}"):
         if state == "stopping":
             ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance_id])
             state = "stopped"
@@ -559,7 +554,7 @@ def wait_running(
     """Poll until the instance is running; a terminated or stopped one is an error."""
     started = time.monotonic()
     while True:
-        with _aws(f"Reading instance {instance_id}"):
+        with aws_errors(f"Reading instance {instance_id}"):
             reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
         instance = dict(reservations[0]["Instances"][0])
         state = str(instance.get("State", {}).get("Name", ""))

@@ -14,22 +14,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.deploy.aws_errors import aws_errors, describe, error_code
 from agent.deploy.base import DeployOutcome, DeployRequest, SiteResource
-from agent.deploy.site_files import (  # noqa: F401 - re-exported: aws_static's public names
-    CACHE_DEFAULT,
-    CACHE_HASHED,
-    CACHE_HTML,
-    INDEX_DOCUMENT,
-    SiteFile,
-    cache_control_for,
-    page_title,
-    site_files,
-)
+from agent.deploy.site_files import INDEX_DOCUMENT, SiteFile, page_title, site_files
 from agent.errors import DeployError
 from tmux_builder.contracts import DeployResult
 
@@ -81,7 +72,8 @@ def deploy_static_site(
     files = site_files(site_dir, progress)
     title = page_title(site_dir / INDEX_DOCUMENT)
     region = session.region_name or "us-east-1"
-    with _aws(f"Deploying {bucket}"):  # what the steps below do not catch (e.g. no credentials)
+    # What the steps below do not catch themselves (e.g. no credentials).
+    with aws_errors(f"Deploying {bucket}"):
         s3 = session.client("s3", region_name=region)
         cloudfront = session.client("cloudfront", region_name="us-east-1")
 
@@ -124,31 +116,6 @@ def deploy_static_site(
 # --- S3 -----------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _aws(action: str) -> Iterator[None]:
-    """AWS failures as DeployError with the service's code and message (never credentials)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        yield
-    except ClientError as exc:
-        raise DeployError(f"{action} failed: {_describe(exc)}") from exc
-    except BotoCoreError as exc:
-        raise DeployError(f"{action} failed: {exc}") from exc
-
-
-def _error_code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-
-
-def _describe(exc: Exception) -> str:
-    """``Code: Message`` of a ClientError: what AWS said, which never includes credentials."""
-    error = getattr(exc, "response", {}).get("Error", {})
-    message = error.get("Message", "")
-    code = error.get("Code", "Unknown")
-    return f"{code}: {message}" if message else str(code)
-
-
 def ensure_bucket(
     s3: Any, bucket: str, region: str, tags: dict[str, str], progress: Callable[[str], None]
 ) -> None:
@@ -159,7 +126,7 @@ def ensure_bucket(
     else:
         create_bucket(s3, bucket, region)
         progress(f"Created bucket {bucket}")
-    with _aws(f"Blocking public access on {bucket}"):
+    with aws_errors(f"Blocking public access on {bucket}"):
         s3.put_public_access_block(
             Bucket=bucket,
             PublicAccessBlockConfiguration={
@@ -171,7 +138,7 @@ def ensure_bucket(
         )
     if not tags:
         return
-    with _aws(f"Tagging bucket {bucket}"):
+    with aws_errors(f"Tagging bucket {bucket}"):
         s3.put_bucket_tagging(
             Bucket=bucket,
             Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]},
@@ -185,13 +152,13 @@ def bucket_exists(s3: Any, bucket: str) -> bool:
         s3.head_bucket(Bucket=bucket)
     except ClientError as exc:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if status == 404 or _error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+        if status == 404 or error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
             return False
         if status == 403:
             raise DeployError(
                 f"bucket {bucket} exists and is not accessible (owned by another account?)"
             ) from exc
-        raise DeployError(f"Checking bucket {bucket} failed: {_describe(exc)}") from exc
+        raise DeployError(f"Checking bucket {bucket} failed: {describe(exc)}") from exc
     return True
 
 
@@ -206,9 +173,9 @@ def check_bucket_is_ours(s3: Any, bucket: str, tags: dict[str, str]) -> None:
     try:
         tag_set = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
     except ClientError as exc:
-        if _error_code(exc) == "NoSuchTagSet":
+        if error_code(exc) == "NoSuchTagSet":
             return
-        raise DeployError(f"Reading tags of bucket {bucket} failed: {_describe(exc)}") from exc
+        raise DeployError(f"Reading tags of bucket {bucket} failed: {describe(exc)}") from exc
     existing = {t["Key"]: t["Value"] for t in tag_set}
     for key in ("Project", "UserGUID"):
         if key in tags and existing.get(key) != tags[key]:
@@ -226,9 +193,9 @@ def create_bucket(s3: Any, bucket: str, region: str) -> None:
     try:
         s3.create_bucket(**kwargs)
     except ClientError as exc:
-        if _error_code(exc) == "BucketAlreadyOwnedByYou":
+        if error_code(exc) == "BucketAlreadyOwnedByYou":
             return
-        raise DeployError(f"Creating bucket {bucket} failed: {_describe(exc)}") from exc
+        raise DeployError(f"Creating bucket {bucket} failed: {describe(exc)}") from exc
 
 
 def upload_files(
@@ -236,7 +203,7 @@ def upload_files(
 ) -> None:
     progress(f"Uploading {len(files)} files to {bucket}")
     for number, site_file in enumerate(files, start=1):
-        with _aws(f"Uploading {site_file.key}"), site_file.path.open("rb") as body:
+        with aws_errors(f"Uploading {site_file.key}"), site_file.path.open("rb") as body:
             s3.put_object(
                 Bucket=bucket,
                 Key=site_file.key,
@@ -251,7 +218,7 @@ def upload_files(
 
 def existing_keys(s3: Any, bucket: str) -> set[str]:
     keys: set[str] = set()
-    with _aws(f"Listing {bucket}"):
+    with aws_errors(f"Listing {bucket}"):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             keys.update(obj["Key"] for obj in page.get("Contents", []))
     return keys
@@ -264,7 +231,7 @@ def remove_stale_objects(
     stale = sorted(existing_keys(s3, bucket) - keep)
     for start in range(0, len(stale), _DELETE_BATCH):
         batch = stale[start : start + _DELETE_BATCH]
-        with _aws(f"Removing stale objects from {bucket}"):
+        with aws_errors(f"Removing stale objects from {bucket}"):
             response = s3.delete_objects(
                 Bucket=bucket,
                 Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
@@ -296,7 +263,7 @@ def allow_distribution_reads(s3: Any, bucket: str, distribution_arn: str) -> Non
             }
         ],
     }
-    with _aws(f"Setting the bucket policy of {bucket}"):
+    with aws_errors(f"Setting the bucket policy of {bucket}"):
         s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
 
 
@@ -327,16 +294,16 @@ def ensure_origin_access_control(cloudfront: Any, bucket: str) -> str:
             }
         )
     except ClientError as exc:
-        if _error_code(exc) == "OriginAccessControlAlreadyExists":
+        if error_code(exc) == "OriginAccessControlAlreadyExists":
             found = _find_origin_access_control(cloudfront, bucket)
             if found:
                 return found
-        raise DeployError(f"Creating the origin access control failed: {_describe(exc)}") from exc
+        raise DeployError(f"Creating the origin access control failed: {describe(exc)}") from exc
     return str(response["OriginAccessControl"]["Id"])
 
 
 def _find_origin_access_control(cloudfront: Any, name: str) -> str | None:
-    with _aws("Listing origin access controls"):
+    with aws_errors("Listing origin access controls"):
         for page in cloudfront.get_paginator("list_origin_access_controls").paginate():
             for item in page.get("OriginAccessControlList", {}).get("Items", []) or []:
                 if item.get("Name") == name:
@@ -346,7 +313,7 @@ def _find_origin_access_control(cloudfront: Any, name: str) -> str | None:
 
 def find_distribution(cloudfront: Any, bucket: str) -> dict[str, Any] | None:
     """The distribution whose Comment is the bucket name: one per site, found again on redeploy."""
-    with _aws("Listing CloudFront distributions"):
+    with aws_errors("Listing CloudFront distributions"):
         for page in cloudfront.get_paginator("list_distributions").paginate():
             for item in page.get("DistributionList", {}).get("Items", []) or []:
                 if item.get("Comment") == bucket:
@@ -378,11 +345,11 @@ def ensure_distribution(
             }
         )
     except ClientError as exc:
-        if _error_code(exc) == "DistributionAlreadyExists":
+        if error_code(exc) == "DistributionAlreadyExists":
             found = find_distribution(cloudfront, bucket)
             if found:
                 return found, False
-        raise DeployError(f"Creating the CloudFront distribution failed: {_describe(exc)}") from exc
+        raise DeployError(f"Creating the CloudFront distribution failed: {describe(exc)}") from exc
     distribution = response["Distribution"]
     progress(f"Created CloudFront distribution {distribution['Id']}")
     return dict(distribution), True
@@ -422,7 +389,7 @@ def distribution_config(bucket: str, origin_domain: str, oac_id: str) -> dict[st
 
 
 def invalidate_all(cloudfront: Any, distribution_id: str, progress: Callable[[str], None]) -> str:
-    with _aws(f"Invalidating distribution {distribution_id}"):
+    with aws_errors(f"Invalidating distribution {distribution_id}"):
         response = cloudfront.create_invalidation(
             DistributionId=distribution_id,
             InvalidationBatch={
@@ -445,7 +412,7 @@ def wait_deployed(
     """Poll until Status is Deployed; the pipeline's health_check covers the edge's own delay."""
     started = time.monotonic()
     while True:
-        with _aws(f"Reading distribution {distribution_id}"):
+        with aws_errors(f"Reading distribution {distribution_id}"):
             distribution = cloudfront.get_distribution(Id=distribution_id)["Distribution"]
         status = distribution.get("Status")
         if status == "Deployed":

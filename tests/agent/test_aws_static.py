@@ -14,15 +14,12 @@ from moto import mock_aws
 from moto.moto_api import state_manager
 
 from agent.deploy.aws_static import (
-    CACHE_DEFAULT,
-    CACHE_HASHED,
-    CACHE_HTML,
     RESOURCE_BUCKET,
     RESOURCE_DISTRIBUTION,
     RESOURCE_ORIGIN_ACCESS_CONTROL,
-    cache_control_for,
     deploy_static_site,
 )
+from agent.deploy.site_files import CACHE_DEFAULT, CACHE_HASHED, CACHE_HTML, cache_control_for
 from agent.edge import Edge
 from agent.errors import DeployError
 from tmux_builder.naming import resource_tags

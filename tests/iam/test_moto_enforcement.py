@@ -37,6 +37,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from agent.deploy import aws_dynamic, aws_static
+from agent.deploy.site_files import site_files
 from agent.edge import InstanceEndpoints
 from control_plane import iam_identity
 from tests.iam import policy_eval as pe
@@ -264,7 +265,7 @@ def test_a_role_with_the_user_policy_and_the_boundary_deploys_only_its_own_site(
     aws_static.ensure_bucket(s3, own, REGION, tags, progress.append)
     assert progress[:2] == [f"Created bucket {own}", f"Reusing bucket {own}"]
     s3.put_object(Bucket=own, Key="old.html", Body=b"old")
-    aws_static.upload_files(s3, own, aws_static.site_files(site), progress.append)
+    aws_static.upload_files(s3, own, site_files(site), progress.append)
     assert aws_static.remove_stale_objects(
         s3, own, {"index.html", "assets/index-Dx3k9aQ1.css"}, progress.append
     ) == ["old.html"]
