@@ -199,12 +199,22 @@ class StepHandlers:
 
     def deploy(self, task: AgentTask, site: SiteSpec) -> dict[str, Any]:
         """Deploy as the user's own identity: the agent's credentials never touch the site."""
-        from agent.deploy.base import DeployRequest, deployer_for
+        from agent.deploy.base import DeployRequest, SiteResource, deployer_for
 
         deployer = deployer_for(site)
         if site.provider is Provider.AWS and not task.state.identity_role_arn:
             raise InvalidTask("the task carries no identity_role_arn (create_user did not run)")
         ws = self._workspace(task, site)
+        recorded: set[tuple[str, str]] = set()
+
+        def record(resource: SiteResource) -> None:
+            if (resource.type, resource.id) in recorded:
+                return
+            self.ctx.events.resource_created(
+                task, resource.type, resource.id, dict(resource.metadata)
+            )
+            recorded.add((resource.type, resource.id))
+
         outcome = deployer(
             DeployRequest(
                 site=site,
@@ -220,12 +230,11 @@ class StepHandlers:
                 settings=self.ctx.settings,
                 cloud=self.ctx.cloud,
                 code_snapshot_key=self._keys(task).code_snapshot,
+                record=record,
             )
         )
         for resource in outcome.resources:
-            self.ctx.events.resource_created(
-                task, resource.type, resource.id, dict(resource.metadata)
-            )
+            record(resource)
         self.ctx.events.activity(
             task.execution_id, task.user_id, ActivityType.DEPLOYED, outcome.result.url, task.step
         )

@@ -4,6 +4,10 @@ A deployer is a function ``deploy(request) -> DeployOutcome`` in its own module.
 names modules, not functions, so the Azure SDKs (or anything else heavy) load only on a host
 that deploys there. Each deployer is idempotent: deploying the same site again reuses its
 resources and URL, and the returned resources are all of the site's, not only new ones.
+
+A deployer also hands each resource to ``request.record`` the moment it exists (or is found),
+before it does anything that can fail: a deploy that fails half way still leaves every resource
+it made recorded for teardown. The caller records each (type, id) once, whichever way it came.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ class DeployRequest:
     ``code_dir`` is the AI's working copy of the site (what a dynamic deployer ships);
     ``site_dir`` is what a static host serves (``code_dir/dist`` when the site was built).
     ``aws_session`` is a boto3 session holding the user's own short-lived credentials
-    (made lazily: an Azure deploy never assumes an AWS role).
+    (made lazily: an Azure deploy never assumes an AWS role). ``record`` takes each resource
+    as soon as it exists (see the module's docstring).
     """
 
     site: SiteSpec
@@ -60,6 +65,7 @@ class DeployRequest:
     settings: AgentSettings
     cloud: CloudSettings
     code_snapshot_key: str = ""
+    record: Callable[[SiteResource], None] = field(default=lambda _resource: None)
 
 
 class Deployer(Protocol):
