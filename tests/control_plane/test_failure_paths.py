@@ -180,10 +180,13 @@ def test_an_agent_silent_past_its_heartbeat_fails_the_build_at_that_step(
     agent = PlayedAgent(stack, execution_id)
     taken = agent.next_task()  # taken, and then never a heartbeat nor an answer
     started = time.monotonic()
+    # A silent agent may be a lost host: the step is offered once more (for another host).
+    retried = agent.next_task()
 
     final = _failed(client, execution_id)
 
     assert taken.step is Step.CREATE_PLAN
+    assert (retried.step, retried.attempt) == (Step.CREATE_PLAN, 1)
     assert time.monotonic() - started >= HEARTBEAT_SECONDS - 1
     assert final["error"]["step"] == "create_plan"
     # AWS names it States.HeartbeatTimeout (a States.Timeout); moto says States.Timeout.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 import subprocess
@@ -57,8 +58,28 @@ def test_every_task_has_a_timeout_and_agent_tasks_a_heartbeat() -> None:
             )
 
 
-def test_generate_code_is_not_retried() -> None:
-    assert "Retry" not in STATES["generate_code"]
+LOST_AGENT = ["States.HeartbeatTimeout", "States.Timeout"]
+
+
+def test_ai_steps_are_retried_only_when_no_agent_answered() -> None:
+    """generate_code (and the other AI turns) never repeat on their own errors: only a lost
+    host's silence (heartbeat or task timeout) is retried, once, for another host to take."""
+    for name in ("create_plan", "generate_code", "e2e_tests"):
+        assert [rule["ErrorEquals"] for rule in STATES[name]["Retry"]] == [LOST_AGENT], name
+        assert STATES[name]["Retry"][0]["MaxAttempts"] == 1
+
+
+def test_the_agent_s_own_limits_end_a_step_before_step_functions_does() -> None:
+    """A slow turn fails with the agent's clear error (and pane tail), not a States timeout,
+    which is what makes a States timeout mean "no agent answered"."""
+    from agent.e2e_runner import run_e2e_tests
+    from tmux_builder.settings import AgentSettings
+
+    turn = AgentSettings().turn_timeout_seconds
+    e2e_run = inspect.signature(run_e2e_tests).parameters["timeout_s"].default
+    assert STATES["create_plan"]["TimeoutSeconds"] > turn
+    assert STATES["generate_code"]["TimeoutSeconds"] > turn
+    assert STATES["e2e_tests"]["TimeoutSeconds"] > turn + e2e_run
 
 
 def test_every_step_goes_to_the_one_failure_path() -> None:
