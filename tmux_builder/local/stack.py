@@ -436,6 +436,7 @@ class EmbeddedStack:
 
 
 def banner(info: dict[str, Any], new_admin_token: str | None = None) -> str:
+    logs = Path(info["admin_token_file"]).parent / "logs"
     model = info["model_url"] or "the real model (Anthropic credentials from your environment)"
     if new_admin_token:
         admin = (
@@ -453,7 +454,7 @@ tmux-builder is running. Ctrl-C stops everything.
   Offline model: {model}
   Azure Blob:    {info.get("azure_blob_endpoint") or "off (Azurite is not installed: npm ci)"}
   Admin token:   {admin}
-  Agents:        {", ".join(a["agent_id"] for a in info["agents"])} (logs in .tmux-builder/logs/)
+  Agents:        {", ".join(a["agent_id"] for a in info["agents"])} (logs in {logs}/)
 
 Try, in another shell:
   .venv/bin/tmux-builder build "A portfolio website for a photographer named Ada, dark theme"
