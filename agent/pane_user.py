@@ -21,6 +21,12 @@ How the switch is made:
   umask 0007, so what the AI creates stays readable and removable by the agent (a member of that
   group) and by nobody else. The agent's work directory only lets the group pass through (0710):
   the AI cannot list it.
+- The AI's generated end-to-end tests run as this user too (:mod:`agent.e2e_runner`, through
+  :meth:`PaneUser.command`), so they meet the same firewall; the agent ends them by sending the
+  signals as this user as well, which is all the sudoers rule lets it do.
+- Whatever starts the switch gets a scrubbed environment (:data:`LAUNCH_ENV`): ``env`` is one
+  ``exec`` away from clearing it, but until then ``/proc/<pid>/environ`` of a process already
+  running as this user would show the agent's.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from typing import TYPE_CHECKING, Literal
 from agent.workspace import atomic_write, read_regular_text
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from agent.workspace import Workspace
 
@@ -51,6 +57,8 @@ TRAVERSE_MODE = 0o710
 SHARED_DIR_BITS = stat.S_ISGID | 0o070
 SHARED_FILE_BITS = 0o060
 ENV_BIN = "/usr/bin/env"
+# The environment of sudo or setpriv themselves: never the agent's (see the module doc).
+LAUNCH_ENV = {"PATH": "/usr/bin:/bin"}
 _SYSTEM_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
 _PROBE_TIMEOUT_SECONDS = 10.0
 # Prints the first path the pane user lacks access to ("x:/a", "r:/b", "w:/c") and fails.
@@ -131,19 +139,37 @@ class PaneUser:
         sudo = [self.sudo_bin, "-n", "-u", self.name, "--"]
         return [*sudo, self.setpriv_bin, "--no-new-privs", "--"]
 
+    def command(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None
+    ) -> list[str]:
+        """The command line running ``argv`` as this user with exactly ``env``, in ``cwd``.
+
+        The folder is entered by ``env`` (``-C``), as this user: the agent may not be allowed
+        into a folder the AI made. Start it with ``env=LAUNCH_ENV`` and ``umask=PANE_UMASK``.
+        """
+        if not argv:
+            raise ValueError("argv must not be empty")
+        if "=" in argv[0]:
+            raise ValueError(f"command name must not contain '=': {argv[0]!r}")
+        for key in env:
+            if not key or "=" in key:
+                raise ValueError(f"invalid environment variable name: {key!r}")
+        chdir = ["-C", str(cwd)] if cwd is not None else []
+        assignments = [f"{key}={value}" for key, value in env.items()]
+        return [*self.command_prefix(), ENV_BIN, "-i", *chdir, *assignments, *argv]
+
     def run(
         self, argv: Sequence[str], timeout: float = _PROBE_TIMEOUT_SECONDS
     ) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` as this user with an empty environment (PATH only), like a pane."""
-        command = [
-            *self.command_prefix(),
-            ENV_BIN,
-            "-i",
-            "PATH=/usr/bin:/bin",
-            *argv,
-        ]
         return subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, check=False, umask=PANE_UMASK
+            self.command(argv, {"PATH": "/usr/bin:/bin"}),
+            env=LAUNCH_ENV,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            umask=PANE_UMASK,
         )
 
     def check_access(
@@ -187,6 +213,17 @@ class PaneUser:
         for folder in (ws.dir, ws.home):
             self._share_tree(folder)
         self._trust_repository(ws)
+
+    def share_folder(self, folder: Path) -> None:
+        """Make a folder of ours this user's to write in (for a scratch folder of a run).
+
+        The folder itself only: set-group-id to the shared group, group read, write and enter.
+        """
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            self._share_fd(fd, SHARED_DIR_BITS)
+        finally:
+            os.close(fd)
 
     def _traverse_only(self, folder: Path) -> None:
         info = folder.lstat()

@@ -274,6 +274,7 @@ class StepHandlers:
     def e2e_tests(self, task: AgentTask, site: SiteSpec) -> dict[str, Any]:
         from agent.browser import chromium_path
         from agent.e2e_runner import run_e2e_tests
+        from agent.pane_user import pane_user_from_setting
 
         deployed = self._deployed(task)
         ws = self._workspace(task, site)
@@ -287,11 +288,19 @@ class StepHandlers:
             raise E2EError("the AI finished without writing e2e/test_*.py")
         self._activity(task, "Running end-to-end tests...")
         keys = self._keys(task)
-        report = ws.dir / f"e2e-report-{task.task_id}.xml"
-        summary = run_e2e_tests(
-            ws.e2e_dir, deployed.url, report, chromium_path(self.ctx.settings.chromium_path)
-        )
-        report_key = self.ctx.artifacts.upload_file(report, keys.e2e_report, "application/xml")
+        # The tests run as the AI's pane user when there is one (out of reach of the host's
+        # credentials); their report is copied to a folder of the agent's, not the session's,
+        # where the AI could swap it for a link before it is uploaded.
+        with tempfile.TemporaryDirectory(prefix="tmux-builder-e2e-report-") as private:
+            report = Path(private) / "e2e-report.xml"
+            summary = run_e2e_tests(
+                ws.e2e_dir,
+                deployed.url,
+                report,
+                chromium_path(self.ctx.settings.chromium_path),
+                pane_user=pane_user_from_setting(self.ctx.settings.pane_user),
+            )
+            report_key = self.ctx.artifacts.upload_file(report, keys.e2e_report, "application/xml")
         self.ctx.artifacts.upload_tree(ws.e2e_dir, keys.e2e_tests)
         result = summary.to_result(report_key)
         if not result.ok:

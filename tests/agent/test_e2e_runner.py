@@ -1,10 +1,18 @@
-"""Running the AI's generated E2E tests in an isolated pytest process, against a local site."""
+"""Running the AI's generated E2E tests in an isolated pytest process, against a local site.
+
+With a pane user (agent.pane_user) the tests run as a throwaway Unix user (needs root, else
+skipped) and an interpreter that user can run: a venv of the system Python over this project's
+site-packages (the project's own venv may live under a private HOME).
+"""
 
 from __future__ import annotations
 
 import functools
 import json
 import os
+import subprocess
+import sys
+import sysconfig
 import threading
 import time
 import uuid
@@ -17,6 +25,8 @@ import pytest
 from agent.browser import chromium_path
 from agent.e2e_runner import run_e2e_tests
 from agent.errors import E2EError
+from agent.pane_user import PaneUser
+from tests.fixtures.pane_users import reachable_folder, throwaway_pane_user
 
 CONFTEST = """
 import os
@@ -82,6 +92,67 @@ from pathlib import Path
 
 def test_dump_env():
     Path("env.json").write_text(json.dumps(dict(os.environ)))
+"""
+
+
+# Run as the pane user: who it is, what it may read and write, in a file the agent reads back.
+WHO_AM_I = """
+import json
+import os
+from pathlib import Path
+
+
+def test_who_am_i():
+    (Path.home() / "made-by-the-test").write_text("yes")
+    try:
+        agent_env = Path(f"/proc/{os.getppid()}/environ").read_bytes()
+    except OSError:
+        agent_env = b""
+    Path("who.json").write_text(json.dumps({
+        "uid": os.getuid(),
+        "gid": os.getgid(),
+        "env": dict(os.environ),
+        "cwd": os.getcwd(),
+        "agent_environ_readable": bool(agent_env),
+    }))
+
+
+def test_fails_with_a_message():
+    assert 1 + 1 == 3, "arithmetic is broken"
+"""
+
+# Hangs, with processes that only the group, the tree walk or the run's marker can find.
+HANGING_TREE = """
+import os
+import subprocess
+import time
+from pathlib import Path
+
+
+def test_hangs():
+    # Without the run's marker in their environment: the group and the tree walk find these.
+    in_group = subprocess.Popen(["sleep", "120"], env={})
+    own_session = subprocess.Popen(["sleep", "120"], env={}, start_new_session=True)
+    # Re-parented once its shell exits: out of the tree, only its environment names the run.
+    orphan = subprocess.run(
+        ["/bin/sh", "-c", "setsid sleep 120 >/dev/null 2>&1 & echo $!"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    pids = [os.getpid(), in_group.pid, own_session.pid, int(orphan)]
+    Path("pids").write_text(" ".join(map(str, pids)))
+    time.sleep(120)
+"""
+
+# After pytest wrote its report, the tests put a link in its place, for the agent to follow.
+REPORT_SWAP_CONFTEST = """
+import os
+from pathlib import Path
+
+
+def pytest_unconfigure(config):
+    report = Path(config.option.xmlpath)
+    report.unlink()
+    report.symlink_to(os.environ["SITE_URL"])
 """
 
 
@@ -203,3 +274,167 @@ def test_child_gets_only_a_minimal_environment(
     assert env["CHROMIUM_PATH"] == "/bin/chromium"
     assert env["HOME"] != os.environ.get("HOME")
     assert not Path(env["HOME"]).exists(), "the temporary HOME is removed after the run"
+
+
+def test_a_report_swapped_for_a_link_is_not_followed(tmp_path: Path) -> None:
+    secret = tmp_path / "agent-only.txt"
+    secret.write_text("<testsuite tests='1' name='agent secret'/>")
+    tests_dir = write_tests(
+        tmp_path / "e2e", {"conftest.py": REPORT_SWAP_CONFTEST, "test_ok.py": "def test_ok(): pass"}
+    )
+    report = tmp_path / "reports" / "r.xml"
+
+    with pytest.raises(E2EError, match="not a file the tests wrote"):
+        run_e2e_tests(tests_dir, str(secret), report, "/bin/chromium")
+
+    assert not report.exists()
+
+
+# ----------------------------------------------------------------- as the pane user
+
+
+@pytest.fixture(scope="module")
+def pane_user() -> Iterator[PaneUser]:
+    with throwaway_pane_user() as user:
+        yield user
+
+
+@pytest.fixture(scope="module")
+def pane_python(pane_user: PaneUser) -> Iterator[str]:
+    """A Python with pytest and Playwright that the pane user can run."""
+    system = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+    if not os.access(system, os.X_OK):
+        pytest.skip(f"{system} (this Python's version, for its compiled packages) is needed")
+    site_packages = sysconfig.get_paths()["purelib"]
+    with reachable_folder("tb-e2e-python-") as root:
+        root.chmod(0o755)
+        venv = root / "venv"
+        subprocess.run(
+            [str(system), "-m", "venv", "--without-pip", str(venv)],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        (own,) = (venv / "lib").glob("python3*/site-packages")
+        (own / "project.pth").write_text(f"import site; site.addsitedir({site_packages!r})\n")
+        python = venv / "bin" / "python"
+        probe = pane_user.run([str(python), "-c", "import pytest, playwright"])
+        if probe.returncode != 0:
+            pytest.skip(f"the pane user cannot import pytest from {site_packages}: {probe.stderr}")
+        yield str(python)
+
+
+@pytest.fixture
+def pane_tests(pane_user: PaneUser) -> Iterator[Path]:
+    """An e2e folder as the AI leaves it: the pane user's, in a folder it can reach."""
+    with reachable_folder("tb-e2e-tests-") as root:
+        root.chmod(0o755)
+        tests_dir = root / "e2e"
+        tests_dir.mkdir()
+        os.chown(tests_dir, pane_user.uid, pane_user.gid)
+        yield tests_dir
+
+
+def test_as_the_pane_user_the_tests_get_its_uid_and_none_of_the_agents_secrets(
+    pane_user: PaneUser,
+    pane_python: str,
+    pane_tests: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "agent-secret-do-not-leak")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "agent-key-do-not-leak")
+    write_tests(pane_tests, {"test_who.py": WHO_AM_I})
+    report = tmp_path / "reports" / "e2e-report.xml"
+
+    summary = run_e2e_tests(
+        pane_tests,
+        "http://site.test/",
+        report,
+        "/bin/chromium",
+        timeout_s=60,
+        pane_user=pane_user,
+        python=pane_python,
+    )
+
+    who = json.loads((pane_tests / "who.json").read_text())
+    assert (who["uid"], who["gid"]) == (pane_user.uid, pane_user.gid)
+    assert who["cwd"] == str(pane_tests)
+    assert "do-not-leak" not in json.dumps(who["env"])
+    assert {key for key in who["env"] if not key.startswith("PYTEST_")} == {
+        "PATH",
+        "HOME",
+        "LANG",
+        "SITE_URL",
+        "CHROMIUM_PATH",
+        "PYTHONDONTWRITEBYTECODE",
+        "TMUX_BUILDER_E2E_RUN",
+    }
+    assert who["agent_environ_readable"] is False
+    assert not Path(who["env"]["HOME"]).exists(), "the scratch HOME is removed after the run"
+    # The report the tests' user wrote, copied into the agent's folder and parsed.
+    assert (summary.passed, summary.failed, summary.errors) == (1, 1, 0)
+    assert summary.exit_code == 1
+    (failure,) = summary.failures
+    assert failure.name == "test_who::test_fails_with_a_message"
+    assert "arithmetic is broken" in failure.message
+    assert summary.report_path == report.resolve()
+    assert report.stat().st_uid == os.geteuid()
+
+
+def test_as_the_pane_user_a_hanging_run_is_killed_with_all_its_processes(
+    pane_user: PaneUser, pane_python: str, pane_tests: Path, tmp_path: Path
+) -> None:
+    write_tests(pane_tests, {"test_hang.py": HANGING_TREE})
+    started = time.monotonic()
+
+    with pytest.raises(E2EError, match="timed out after 15s"):
+        # Long enough for pytest to start as another user on a loaded 2-core machine.
+        run_e2e_tests(
+            pane_tests,
+            "http://site.test/",
+            tmp_path / "r.xml",
+            "/bin/chromium",
+            timeout_s=15,
+            pane_user=pane_user,
+            python=pane_python,
+        )
+
+    assert time.monotonic() - started < 30
+    pids = [int(pid) for pid in (pane_tests / "pids").read_text().split()]
+    assert len(pids) == 4, "the test did not get far enough to hang"
+    assert [pid for pid in pids if _running(pid)] == []
+
+
+def test_as_the_pane_user_a_report_swapped_for_a_link_is_not_followed(
+    pane_user: PaneUser, pane_python: str, pane_tests: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "agent-only.txt"
+    secret.write_text("<testsuite tests='1' name='agent secret'/>")
+    secret.chmod(0o600)
+    write_tests(
+        pane_tests, {"conftest.py": REPORT_SWAP_CONFTEST, "test_ok.py": "def test_ok(): pass"}
+    )
+    report = tmp_path / "reports" / "r.xml"
+
+    with pytest.raises(E2EError, match="not a file the tests wrote"):
+        run_e2e_tests(
+            pane_tests,
+            str(secret),
+            report,
+            "/bin/chromium",
+            timeout_s=60,
+            pane_user=pane_user,
+            python=pane_python,
+        )
+
+    assert not report.exists()
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for whoever reaps for init)."""
+    try:
+        line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return line.rsplit(")", 1)[1].split()[0] != "Z"

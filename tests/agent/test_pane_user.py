@@ -27,9 +27,16 @@ import pytest
 from agent.engine.base import EngineNotReady
 from agent.engine.claude_code import ClaudeCodeEngine
 from agent.notify_hub import NotifyHub
-from agent.pane_user import PANE_UMASK, PaneUser, PaneUserError, pane_user_from_setting
+from agent.pane_user import (
+    LAUNCH_ENV,
+    PANE_UMASK,
+    PaneUser,
+    PaneUserError,
+    pane_user_from_setting,
+)
 from agent.tmux_sessions import PANE_TERM, TmuxSessions
 from agent.workspace import Workspace
+from tests.fixtures.pane_users import reachable_folder, throwaway_pane_user
 from tmux_builder.contracts import ActivityType
 from tmux_builder.naming import new_user_id
 from tmux_builder.settings import AgentSettings
@@ -52,34 +59,14 @@ def _eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 @pytest.fixture(scope="module")
 def pane_user() -> Iterator[PaneUser]:
-    if os.geteuid() != 0:
-        pytest.skip("creating a throwaway pane user needs root")
-    if shutil.which("useradd") is None or shutil.which("setpriv") is None:
-        pytest.skip("useradd and setpriv (util-linux) are needed")
-    name = f"tb-ai-{secrets.token_hex(4)}"
-    subprocess.run(
-        ["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin"]
-        + ["--home-dir", "/nonexistent", name],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    try:
-        yield PaneUser.lookup(name)
-    finally:
-        result = subprocess.run(["userdel", name], capture_output=True, text=True, timeout=30)
-        if result.returncode != 0:
-            warnings.warn(f"userdel {name} failed: {result.stderr.strip()}", stacklevel=1)
+    with throwaway_pane_user() as user:
+        yield user
 
 
 @pytest.fixture
 def work_root() -> Iterator[Path]:
-    # Not under pytest's tmp_path: its parent is private to root, so no other user gets in.
-    root = Path(tempfile.mkdtemp(prefix="tb-pane-user-", dir="/tmp"))
-    try:
+    with reachable_folder("tb-pane-user-") as root:
         yield root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
@@ -267,6 +254,48 @@ def test_the_engine_shares_the_workspace_and_names_what_the_pane_user_cannot_run
     assert (ws.home / ".claude.json").stat().st_gid == ws.home.stat().st_gid
 
 
+def test_share_folder_lets_the_pane_user_write_in_a_folder_of_ours(
+    work_root: Path, pane_user: PaneUser
+) -> None:
+    work_root.chmod(0o755)
+    scratch = work_root / "scratch"
+    scratch.mkdir(mode=0o700)
+    with pytest.raises(PaneUserError, match="cannot write to"):
+        pane_user.check_access(writable=[scratch])
+
+    pane_user.share_folder(scratch)
+
+    info = scratch.stat()
+    assert info.st_gid == pane_user.gid
+    assert stat.S_IMODE(info.st_mode) == stat.S_ISGID | 0o770
+    pane_user.check_access(writable=[scratch])
+    (work_root / "link").symlink_to(scratch)
+    with pytest.raises(OSError):
+        pane_user.share_folder(work_root / "link")  # a link the AI planted is not followed
+
+
+def test_a_command_runs_as_the_pane_user_in_its_folder_with_exactly_its_environment(
+    work_root: Path, pane_user: PaneUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "agent-secret")
+    work_root.chmod(0o755)
+    theirs = work_root / "theirs"
+    theirs.mkdir(mode=0o700)  # made by the AI: the agent's user could not enter it
+    os.chown(theirs, pane_user.uid, pane_user.gid)
+    script = 'echo "$(pwd) $(id -u)"; env | sort'
+
+    command = pane_user.command(["/bin/sh", "-c", script], {"A": "1", "B": "x=y"}, cwd=theirs)
+    result = subprocess.run(
+        command, env=LAUNCH_ENV, capture_output=True, text=True, timeout=10, check=True
+    )
+
+    first, *variables = result.stdout.splitlines()
+    assert first == f"{theirs} {pane_user.uid}"
+    assert "agent-secret" not in result.stdout
+    assert {line.split("=", 1)[0] for line in variables} <= {"A", "B", "PWD", "SHLVL", "_"}
+    assert {"A=1", "B=x=y"} <= set(variables)
+
+
 # ------------------------------------------------------------------ settings and commands
 
 
@@ -297,3 +326,21 @@ def test_the_pane_command_switches_user_before_the_environment_is_set() -> None:
         "--x",
     ]
     assert shlex.split(TmuxSessions("tb-unused", AGENT_ID).pane_command(["c"], {}))[0] == "exec"
+
+
+def test_a_command_line_switches_user_then_sets_folder_and_environment() -> None:
+    user = PaneUser("tmux-ai", 1001, 1001, "sudo", "/usr/bin/setpriv", "/usr/bin/sudo")
+
+    words = user.command(["python3", "-m", "pytest"], {"HOME": "/h"}, cwd=Path("/srv/e2e"))
+
+    assert words == [
+        *["/usr/bin/sudo", "-n", "-u", "tmux-ai", "--", "/usr/bin/setpriv", "--no-new-privs"],
+        *["--", "/usr/bin/env", "-i", "-C", "/srv/e2e", "HOME=/h", "python3", "-m", "pytest"],
+    ]
+    assert user.command(["true"], {})[-3:] == ["/usr/bin/env", "-i", "true"]
+    with pytest.raises(ValueError, match="must not contain '='"):
+        user.command(["A=b"], {})
+    with pytest.raises(ValueError, match="invalid environment variable name"):
+        user.command(["true"], {"A=B": "c"})
+    with pytest.raises(ValueError, match="must not be empty"):
+        user.command([], {})
