@@ -18,7 +18,9 @@ A redeploy uploads the new release and reboots the same instance (started again 
 stopped): the service fetches the new release as it starts, and the URL stays the same. No
 agent on the instance, no SSM, no SSH: the instance needs nothing but read access to its
 release. If the instance this call launched does not come up, it is terminated before the
-error is raised; a retry reuses the bucket, role, profile and group, and launches anew.
+error is raised; a retry reuses the bucket, role, profile and group, and launches anew. Each
+resource is handed to the caller's ``record`` as soon as it exists or is found (the launched
+instance too, even when it is terminated again): a failed first deploy leaks nothing.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.deploy.aws_errors import aws_errors, describe, error_code
-from agent.deploy.aws_static import RESOURCE_BUCKET, ensure_bucket
+from agent.deploy.aws_static import RecordedResources, ensure_bucket
 from agent.deploy.base import DeployOutcome, DeployRequest, SiteResource
 from agent.deploy.site_files import page_title
 from agent.edge import InstanceEndpoints
@@ -80,6 +82,7 @@ def deploy(request: DeployRequest) -> DeployOutcome:
         instance_type=cloud.site_instance_type,
         image_id=cloud.site_instance_ami,
         role_boundary=cloud.site_instance_boundary_arn,
+        record=request.record,
     )
 
 
@@ -98,6 +101,7 @@ def deploy_dynamic_site(
     wait_timeout_s: float = 600.0,
     poll_interval_s: float = 5.0,
     profile_wait_s: float = 90.0,
+    record: Callable[[SiteResource], None] = lambda _resource: None,
 ) -> DeployOutcome:
     """Ship ``code_dir`` to the site's instance (launching it the first time); say where it is.
 
@@ -109,23 +113,27 @@ def deploy_dynamic_site(
     title = page_title(code_dir / ENTRY_PAGE)
     region = session.region_name or "us-east-1"
     partition = session.get_partition_for_region(region)
+    recorded = RecordedResources(record)
     with aws_errors(f"Deploying {name}"):  # what the steps below do not catch (e.g. no credentials)
         s3 = session.client("s3", region_name=region)
         ec2 = session.client("ec2", region_name=region)
         iam = session.client("iam", region_name=region)
 
-        ensure_bucket(s3, name, region, tags, progress)
+        ensure_bucket(s3, name, region, tags, progress, recorded.add)
         upload_release(s3, name, release, progress)
-        role_arn = ensure_instance_role(iam, name, partition, tags, progress, role_boundary)
-        profile_arn = ensure_instance_profile(iam, name, tags, progress)
+        ensure_instance_role(
+            iam, name, partition, tags, progress, role_boundary, record=recorded.add
+        )
+        ensure_instance_profile(iam, name, tags, progress, record=recorded.add)
         vpc_id = default_vpc(ec2)
-        group_id = ensure_security_group(ec2, name, vpc_id, tags, progress)
+        group_id = ensure_security_group(ec2, name, vpc_id, tags, progress, record=recorded.add)
 
         found = find_instance(ec2, name, tags["UserGUID"])
         launched: str | None = None
         if found is not None:
-            restart_with_new_release(ec2, found, progress)
             instance_id = str(found["InstanceId"])
+            recorded.add(_instance_resource(instance_id, region, name))
+            restart_with_new_release(ec2, found, progress)
         else:
             config = SiteConfig(bucket=name, key=RELEASE_KEY, region=region, port=INSTANCE_PORT)
             instance_id = launch_instance(
@@ -140,6 +148,7 @@ def deploy_dynamic_site(
                 progress=progress,
                 profile_wait_s=profile_wait_s,
             )
+            recorded.add(_instance_resource(instance_id, region, name))
             launched = instance_id
         try:
             instance = wait_running(ec2, instance_id, progress, wait_timeout_s, poll_interval_s)
@@ -151,16 +160,12 @@ def deploy_dynamic_site(
 
     progress(f"Site live at {url}")
     result = DeployResult(url=url, bucket=name, title=title, files=files)
-    resources = [
-        SiteResource(RESOURCE_INSTANCE, instance_id, {"region": region, "name": name}),
-        SiteResource(
-            RESOURCE_SECURITY_GROUP, group_id, {"region": region, "name": name, "vpc_id": vpc_id}
-        ),
-        SiteResource(RESOURCE_INSTANCE_PROFILE, name, {"arn": profile_arn}),
-        SiteResource(RESOURCE_INSTANCE_ROLE, name, {"arn": role_arn}),
-        SiteResource(RESOURCE_BUCKET, name, {"region": region}),
-    ]
-    return DeployOutcome(result=result, resources=resources)
+    # Newest first: the instance, then its group, profile, role and bucket (as teardown goes).
+    return DeployOutcome(result=result, resources=recorded.resources[::-1])
+
+
+def _instance_resource(instance_id: str, region: str, name: str) -> SiteResource:
+    return SiteResource(RESOURCE_INSTANCE, instance_id, {"region": region, "name": name})
 
 
 # --- the release ------------------------------------------------------------------------------
@@ -270,11 +275,14 @@ def ensure_instance_role(
     tags: dict[str, str],
     progress: Callable[[str], None],
     boundary: str = "",
+    *,
+    record: Callable[[SiteResource], None],
 ) -> str:
     """The role EC2 assumes for the site's instance; its policy is (re)set every deploy.
 
     A new role gets ``boundary`` (when set) as its permissions boundary, so that it can never
-    do more than the boundary allows, whatever its inline policy says.
+    do more than the boundary allows, whatever its inline policy says. The role is recorded
+    before its policy is set (that call can fail).
     """
     from botocore.exceptions import ClientError
 
@@ -296,6 +304,7 @@ def ensure_instance_role(
         progress(f"Created instance role {name}")
     else:
         _check_owner("role", name, role.get("Tags", []), tags)
+    record(SiteResource(RESOURCE_INSTANCE_ROLE, name, {"arn": str(role["Arn"])}))
     with aws_errors(f"Setting the policy of role {name}"):
         iam.put_role_policy(
             RoleName=name,
@@ -306,9 +315,17 @@ def ensure_instance_role(
 
 
 def ensure_instance_profile(
-    iam: Any, name: str, tags: dict[str, str], progress: Callable[[str], None]
+    iam: Any,
+    name: str,
+    tags: dict[str, str],
+    progress: Callable[[str], None],
+    *,
+    record: Callable[[SiteResource], None],
 ) -> str:
-    """The profile of the same name, holding the role of the same name."""
+    """The profile of the same name, holding the role of the same name.
+
+    The profile is recorded before the role is added to it (that call can fail).
+    """
     from botocore.exceptions import ClientError
 
     try:
@@ -323,6 +340,7 @@ def ensure_instance_profile(
         progress(f"Created instance profile {name}")
     else:
         _check_owner("instance profile", name, profile.get("Tags", []), tags)
+    record(SiteResource(RESOURCE_INSTANCE_PROFILE, name, {"arn": str(profile["Arn"])}))
     if name not in {r["RoleName"] for r in profile.get("Roles", [])}:
         with aws_errors(f"Adding role {name} to its instance profile"):
             iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
@@ -386,9 +404,18 @@ def _permission(key: tuple[str, int, int, str]) -> dict[str, Any]:
 
 
 def ensure_security_group(
-    ec2: Any, name: str, vpc_id: str, tags: dict[str, str], progress: Callable[[str], None]
+    ec2: Any,
+    name: str,
+    vpc_id: str,
+    tags: dict[str, str],
+    progress: Callable[[str], None],
+    *,
+    record: Callable[[SiteResource], None],
 ) -> str:
-    """The site's group with exactly :func:`wanted_ingress` (extra rules are revoked)."""
+    """The site's group with exactly :func:`wanted_ingress` (extra rules are revoked).
+
+    The group is recorded before its rules are set (those calls can fail).
+    """
     from botocore.exceptions import ClientError
 
     group = find_security_group(ec2, name, vpc_id)
@@ -416,6 +443,12 @@ def ensure_security_group(
     else:
         _check_owner("security group", name, group.get("Tags", []), tags)
     group_id = str(group["GroupId"])
+    region = str(ec2.meta.region_name)
+    record(
+        SiteResource(
+            RESOURCE_SECURITY_GROUP, group_id, {"region": region, "name": name, "vpc_id": vpc_id}
+        )
+    )
     have, want = _rule_keys(group.get("IpPermissions", [])), _rule_keys(wanted_ingress())
     with aws_errors(f"Setting the rules of security group {name}"):
         if have - want:

@@ -5,8 +5,9 @@ through an Origin Access Control) and one distribution per bucket, found again b
 ``Comment`` (the bucket name). A redeploy uploads the new files, removes the ones that are
 gone, and invalidates the distribution: the URL never changes, and nothing new is created.
 
-Every call is idempotent. The returned resources are all the site's resources, not only the
-ones this call created, so that a retry after a crash still records everything for teardown.
+Every call is idempotent. Each resource is handed to the caller's ``record`` the moment it
+exists or is found (a first deploy that fails half way leaves nothing unrecorded), and the
+returned resources are all the site's, not only the ones this call created.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +42,22 @@ CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 _DELETE_BATCH = 1000
 
 
+@dataclass
+class RecordedResources:
+    """The resources of one deploy in the order they came to exist, each recorded at once.
+
+    Why: ``record`` is called before the resource is kept here, so that from the moment a
+    resource exists no later failure of the deploy can keep it from teardown.
+    """
+
+    record: Callable[[SiteResource], None]
+    resources: list[SiteResource] = field(default_factory=list)
+
+    def add(self, resource: SiteResource) -> None:
+        self.record(resource)
+        self.resources.append(resource)
+
+
 def deploy(request: DeployRequest) -> DeployOutcome:
     """The deployer for aws/static (see :mod:`agent.deploy.base`)."""
     return deploy_static_site(
@@ -49,6 +67,7 @@ def deploy(request: DeployRequest) -> DeployOutcome:
         tags=request.tags,
         edge=request.edge,
         progress=request.progress,
+        record=request.record,
     )
 
 
@@ -62,28 +81,39 @@ def deploy_static_site(
     *,
     wait_timeout_s: float = 1200.0,
     poll_interval_s: float = 15.0,
+    record: Callable[[SiteResource], None] = lambda _resource: None,
 ) -> DeployOutcome:
     """Upload ``site_dir`` to ``bucket`` behind its CloudFront distribution; return where it is.
 
     ``wait_timeout_s`` bounds the wait for the distribution to be Deployed (minutes on AWS,
     immediate on moto); running out raises :class:`DeployError`, and a retry picks up the same
-    distribution.
+    distribution. ``record`` gets the bucket, the origin access control and the distribution
+    each as soon as it exists.
     """
     files = site_files(site_dir, progress)
     title = page_title(site_dir / INDEX_DOCUMENT)
     region = session.region_name or "us-east-1"
+    recorded = RecordedResources(record)
     # What the steps below do not catch themselves (e.g. no credentials).
     with aws_errors(f"Deploying {bucket}"):
         s3 = session.client("s3", region_name=region)
         cloudfront = session.client("cloudfront", region_name="us-east-1")
 
-        ensure_bucket(s3, bucket, region, tags, progress)
+        ensure_bucket(s3, bucket, region, tags, progress, recorded.add)
         upload_files(s3, bucket, files, progress)
         remove_stale_objects(s3, bucket, {f.key for f in files}, progress)
 
         oac_id = ensure_origin_access_control(cloudfront, bucket)
+        recorded.add(SiteResource(RESOURCE_ORIGIN_ACCESS_CONTROL, oac_id, {"name": bucket}))
         distribution, created = ensure_distribution(
             cloudfront, bucket, _origin_domain(bucket, region), oac_id, tags, progress
+        )
+        recorded.add(
+            SiteResource(
+                RESOURCE_DISTRIBUTION,
+                distribution["Id"],
+                {"arn": distribution["ARN"], "domain_name": distribution["DomainName"]},
+            )
         )
         allow_distribution_reads(s3, bucket, distribution["ARN"])
         if not created:
@@ -101,31 +131,31 @@ def deploy_static_site(
         title=title,
         files=len(files),
     )
-    resources = [
-        SiteResource(RESOURCE_BUCKET, bucket, {"region": region}),
-        SiteResource(
-            RESOURCE_DISTRIBUTION,
-            distribution["Id"],
-            {"arn": distribution["ARN"], "domain_name": distribution["DomainName"]},
-        ),
-        SiteResource(RESOURCE_ORIGIN_ACCESS_CONTROL, oac_id, {"name": bucket}),
-    ]
-    return DeployOutcome(result=result, resources=resources)
+    return DeployOutcome(result=result, resources=recorded.resources)
 
 
 # --- S3 -----------------------------------------------------------------------------------------
 
 
 def ensure_bucket(
-    s3: Any, bucket: str, region: str, tags: dict[str, str], progress: Callable[[str], None]
+    s3: Any,
+    bucket: str,
+    region: str,
+    tags: dict[str, str],
+    progress: Callable[[str], None],
+    record: Callable[[SiteResource], None] = lambda _resource: None,
 ) -> None:
-    """Create the bucket, or reuse it if it is this user's; private and tagged either way."""
+    """Create the bucket, or reuse it if it is this user's; private and tagged either way.
+
+    The bucket is recorded once it is known to be ours, before the calls that can still fail.
+    """
     if bucket_exists(s3, bucket):
         check_bucket_is_ours(s3, bucket, tags)
         progress(f"Reusing bucket {bucket}")
     else:
         create_bucket(s3, bucket, region)
         progress(f"Created bucket {bucket}")
+    record(SiteResource(RESOURCE_BUCKET, bucket, {"region": region}))
     with aws_errors(f"Blocking public access on {bucket}"):
         s3.put_public_access_block(
             Bucket=bucket,

@@ -109,8 +109,14 @@ def ensure_resource_group(
     name: str,
     tags: dict[str, str],
     progress: Callable[[str], None],
+    *,
+    exists: Callable[[], None] = lambda: None,
 ) -> str:
-    """Create or update the site's resource group (idempotent PUT); its id."""
+    """Create or update the site's resource group (idempotent PUT); its id.
+
+    ``exists`` is called once, as soon as the group is known to be the site's (found, or just
+    created): the deployer records it there, before anything that can still fail.
+    """
     from azure.core.exceptions import ResourceNotFoundError
 
     groups = clients.resources.resource_groups
@@ -124,6 +130,7 @@ def ensure_resource_group(
         if owner is not None and owner != tags.get("UserGUID"):
             raise DeployError(f"resource group {name} exists but is not this user's site")
         progress(f"Reusing resource group {name}")
+        exists()
     with azure_errors(f"Creating resource group {name}"):
         group = groups.create_or_update(
             name,
@@ -133,5 +140,6 @@ def ensure_resource_group(
             },
         )
     if existing is None:
+        exists()
         progress(f"Created resource group {name} in {group.location}")
     return str(group.id)

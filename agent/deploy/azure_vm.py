@@ -122,6 +122,7 @@ def deploy(request: DeployRequest) -> DeployOutcome:
         name=request.site.resource_name,
         tags=request.tags,
         progress=request.progress,
+        record=request.record,
     )
 
 
@@ -132,13 +133,23 @@ def deploy_vm_site(
     name: str,
     tags: dict[str, str],
     progress: Callable[[str], None],
+    record: Callable[[SiteResource], None] = lambda _resource: None,
 ) -> DeployOutcome:
-    """Ship ``code_dir`` to the site's VM (creating it and its network the first time)."""
+    """Ship ``code_dir`` to the site's VM (creating it and its network the first time).
+
+    The resource group, which holds everything else, is recorded as soon as it exists.
+    """
     release, files = package_release(code_dir)
     title = page_title(code_dir / ENTRY_PAGE)
     group = naming.azure_resource_group_name(name)
     location = clients.settings.location
-    ensure_resource_group(clients, group, tags, progress)
+    metadata = {
+        "subscription_id": clients.settings.subscription_id,
+        "location": location,
+        "vm": name,
+    }
+    site_group = SiteResource(azure.RESOURCE_GROUP, group, metadata)
+    ensure_resource_group(clients, group, tags, progress, exists=lambda: record(site_group))
     nsg_id = ensure_security_group(clients, group, name, location, tags, progress)
     subnet_id = ensure_network(clients, group, name, location, nsg_id, tags, progress)
     ip_id = ensure_public_ip(clients, group, name, location, tags, progress)
@@ -155,15 +166,10 @@ def deploy_vm_site(
     fqdn = public_fqdn(clients, group, name)
     url = f"http://{fqdn}/"
     progress(f"Site live at {url}")
-    metadata = {
-        "subscription_id": clients.settings.subscription_id,
-        "location": location,
-        "vm": name,
-        "fqdn": fqdn,
-    }
+    # The fqdn is known only now; the caller keeps the first record of the group (the one above).
     return DeployOutcome(
         result=DeployResult(url=url, title=title, files=files),
-        resources=[SiteResource(azure.RESOURCE_GROUP, group, metadata)],
+        resources=[SiteResource(azure.RESOURCE_GROUP, group, {**metadata, "fqdn": fqdn})],
     )
 
 

@@ -23,7 +23,7 @@ from agent.deploy.aws_dynamic import (
     deploy_dynamic_site,
 )
 from agent.deploy.aws_static import RESOURCE_BUCKET
-from agent.deploy.base import DEPLOYERS
+from agent.deploy.base import DEPLOYERS, SiteResource
 from agent.edge import InstanceEndpoints
 from agent.errors import DeployError
 from tmux_builder.contracts import Provider, SiteType
@@ -106,11 +106,51 @@ def _tags(items: list[dict[str, str]]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in items}
 
 
+def _refuse(session: boto3.Session, operation: str) -> None:
+    """Every ``operation`` ("service.Operation") answers an error at botocore's before-call."""
+
+    def refuse(**_kwargs: object) -> tuple[object, dict[str, object]]:
+        http = type("Http", (), {"status_code": 403, "headers": {}})()
+        error = {"Code": "UnauthorizedOperation", "Message": "not allowed"}
+        return http, {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 403}}
+
+    session.events.register(f"before-call.{operation}", refuse)
+
+
+def _existing(session: boto3.Session) -> set[tuple[str, str]]:
+    """The site's resources as moto has them, instances in any state (what teardown removes)."""
+    from botocore.exceptions import ClientError
+
+    iam = session.client("iam")
+    found = {
+        (RESOURCE_BUCKET, b["Name"])
+        for b in session.client("s3").list_buckets()["Buckets"]
+        if b["Name"] == NAME
+    }
+    for kind, read in (
+        (RESOURCE_INSTANCE_ROLE, lambda: iam.get_role(RoleName=NAME)),
+        (RESOURCE_INSTANCE_PROFILE, lambda: iam.get_instance_profile(InstanceProfileName=NAME)),
+    ):
+        try:
+            read()
+        except ClientError:
+            continue
+        found.add((kind, NAME))
+    groups = session.client("ec2").describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": [NAME]}]
+    )["SecurityGroups"]
+    found |= {(RESOURCE_SECURITY_GROUP, g["GroupId"]) for g in groups}
+    found |= {(RESOURCE_INSTANCE, i["InstanceId"]) for i in _instances(session)}
+    return found
+
+
 def test_first_deploy_creates_a_tagged_instance_behind_a_web_only_group(
     aws: boto3.Session, app: Path
 ) -> None:
     endpoints = FakeEndpoints()
-    outcome, messages = _deploy(aws, app, endpoints=endpoints)
+    recorded: list[SiteResource] = []
+    outcome, messages = _deploy(aws, app, endpoints=endpoints, record=recorded.append)
+    assert recorded == outcome.resources[::-1]  # as each came to exist; returned newest first
 
     (instance,) = _instances(aws)
     assert instance["State"]["Name"] == "running"
@@ -246,10 +286,14 @@ def test_a_stopped_instance_is_started_again(aws: boto3.Session, app: Path) -> N
 def test_failure_after_launch_terminates_what_this_call_launched(
     aws: boto3.Session, app: Path
 ) -> None:
+    failed: list[SiteResource] = []
     with pytest.raises(DeployError, match="did not start"):
-        _deploy(aws, app, endpoints=FakeEndpoints(fail=True))
+        _deploy(aws, app, endpoints=FakeEndpoints(fail=True), record=failed.append)
     (instance,) = _instances(aws)
     assert instance["State"]["Name"] == "terminated"
+    # Terminating was best effort: the instance was recorded before, for teardown to make sure.
+    assert {(r.type, r.id) for r in failed} == _existing(aws)
+    assert (RESOURCE_INSTANCE, instance["InstanceId"]) in {(r.type, r.id) for r in failed}
 
     outcome, _ = _deploy(aws, app)  # the retry launches anew and reuses the rest
     live = [i for i in _instances(aws) if i["State"]["Name"] == "running"]
@@ -257,6 +301,65 @@ def test_failure_after_launch_terminates_what_this_call_launched(
         r.id for r in outcome.resources if r.type == RESOURCE_INSTANCE
     ]
     assert len(aws.client("ec2").describe_security_groups(GroupNames=[NAME])["SecurityGroups"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("operation", "made"),
+    [
+        ("s3.PutObject", {RESOURCE_BUCKET}),
+        ("iam.PutRolePolicy", {RESOURCE_BUCKET, RESOURCE_INSTANCE_ROLE}),
+        (
+            "iam.AddRoleToInstanceProfile",
+            {RESOURCE_BUCKET, RESOURCE_INSTANCE_ROLE, RESOURCE_INSTANCE_PROFILE},
+        ),
+        (
+            "ec2.AuthorizeSecurityGroupIngress",
+            {
+                RESOURCE_BUCKET,
+                RESOURCE_INSTANCE_ROLE,
+                RESOURCE_INSTANCE_PROFILE,
+                RESOURCE_SECURITY_GROUP,
+            },
+        ),
+        (
+            "ec2.RunInstances",
+            {
+                RESOURCE_BUCKET,
+                RESOURCE_INSTANCE_ROLE,
+                RESOURCE_INSTANCE_PROFILE,
+                RESOURCE_SECURITY_GROUP,
+            },
+        ),
+    ],
+)
+def test_a_failed_first_deploy_has_recorded_everything_it_made(
+    aws: boto3.Session, app: Path, operation: str, made: set[str]
+) -> None:
+    _refuse(aws, operation)
+    recorded: list[SiteResource] = []
+
+    with pytest.raises(DeployError, match="UnauthorizedOperation"):
+        _deploy(aws, app, record=recorded.append)
+
+    assert {r.type for r in recorded} == made
+    assert {(r.type, r.id) for r in recorded} == _existing(aws)
+    assert len(recorded) == len(made)  # each once
+    metadata = {r.type: r.metadata for r in recorded}
+    assert metadata[RESOURCE_BUCKET] == {"region": "us-east-1"}
+    iam, ec2 = aws.client("iam"), aws.client("ec2")
+    if RESOURCE_INSTANCE_ROLE in made:
+        role = iam.get_role(RoleName=NAME)["Role"]
+        assert metadata[RESOURCE_INSTANCE_ROLE] == {"arn": role["Arn"]}
+    if RESOURCE_INSTANCE_PROFILE in made:
+        profile = iam.get_instance_profile(InstanceProfileName=NAME)["InstanceProfile"]
+        assert metadata[RESOURCE_INSTANCE_PROFILE] == {"arn": profile["Arn"]}
+    if RESOURCE_SECURITY_GROUP in made:
+        (vpc,) = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+        assert metadata[RESOURCE_SECURITY_GROUP] == {
+            "region": "us-east-1",
+            "name": NAME,
+            "vpc_id": vpc["VpcId"],
+        }
 
 
 def test_a_failed_redeploy_never_terminates_the_running_site(aws: boto3.Session, app: Path) -> None:

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -19,6 +20,7 @@ from agent.deploy.aws_static import (
     RESOURCE_ORIGIN_ACCESS_CONTROL,
     deploy_static_site,
 )
+from agent.deploy.base import SiteResource
 from agent.deploy.site_files import CACHE_DEFAULT, CACHE_HASHED, CACHE_HTML, cache_control_for
 from agent.edge import Edge
 from agent.errors import DeployError
@@ -70,7 +72,7 @@ def site(tmp_path: Path) -> Path:
     return root
 
 
-def _deploy(session: boto3.Session, site: Path, edge: Edge | None = None, **kwargs: object):
+def _deploy(session: boto3.Session, site: Path, edge: Edge | None = None, **kwargs: Any):
     messages: list[str] = []
     outcome = deploy_static_site(
         session, site, BUCKET, TAGS, edge or FakeEdge(), messages.append, **kwargs
@@ -78,9 +80,46 @@ def _deploy(session: boto3.Session, site: Path, edge: Edge | None = None, **kwar
     return outcome, messages
 
 
+def _refuse(session: boto3.Session, operation: str, code: str = "AccessDenied") -> None:
+    """Every ``operation`` ("service.Operation") of the session's clients answers an error.
+
+    Why at botocore's before-call event: the deployer's own code runs unchanged up to the call.
+    """
+
+    def refuse(**_kwargs: object) -> tuple[object, dict[str, object]]:
+        http = type("Http", (), {"status_code": 403, "headers": {}})()
+        error = {"Code": code, "Message": "not allowed to write"}
+        return http, {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 403}}
+
+    session.events.register(f"before-call.{operation}", refuse)
+
+
+def _existing(session: boto3.Session) -> set[tuple[str, str]]:
+    """The site's resources as moto has them (what teardown would have to remove)."""
+    cloudfront = session.client("cloudfront")
+    buckets = {b["Name"] for b in session.client("s3").list_buckets()["Buckets"]}
+    controls = cloudfront.list_origin_access_controls()["OriginAccessControlList"]
+    distributions = cloudfront.list_distributions()["DistributionList"]
+    return (
+        {(RESOURCE_BUCKET, b) for b in buckets if b == BUCKET}
+        | {
+            (RESOURCE_ORIGIN_ACCESS_CONTROL, o["Id"])
+            for o in controls.get("Items", [])
+            if o["Name"] == BUCKET
+        }
+        | {
+            (RESOURCE_DISTRIBUTION, d["Id"])
+            for d in distributions.get("Items", [])
+            if d["Comment"] == BUCKET
+        }
+    )
+
+
 def test_first_deploy_creates_private_tagged_site(aws: boto3.Session, site: Path) -> None:
     edge = FakeEdge()
-    outcome, messages = _deploy(aws, site, edge)
+    recorded: list[SiteResource] = []
+    outcome, messages = _deploy(aws, site, edge, record=recorded.append)
+    assert recorded == outcome.resources
     s3 = aws.client("s3")
     cloudfront = aws.client("cloudfront")
 
@@ -205,18 +244,67 @@ def test_bucket_of_another_user_is_refused(aws: boto3.Session, site: Path) -> No
             ]
         },
     )
+    recorded: list[SiteResource] = []
     with pytest.raises(DeployError, match="UserGUID"):
-        _deploy(aws, site)
+        _deploy(aws, site, record=recorded.append)
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET)
+    assert recorded == []  # never handed to teardown as this user's
+
+
+@pytest.mark.parametrize(
+    ("operation", "made"),
+    [
+        ("s3.PutPublicAccessBlock", {RESOURCE_BUCKET}),
+        ("s3.PutObject", {RESOURCE_BUCKET}),
+        (
+            "cloudfront.CreateDistributionWithTags",
+            {RESOURCE_BUCKET, RESOURCE_ORIGIN_ACCESS_CONTROL},
+        ),
+        (
+            "s3.PutBucketPolicy",
+            {RESOURCE_BUCKET, RESOURCE_ORIGIN_ACCESS_CONTROL, RESOURCE_DISTRIBUTION},
+        ),
+    ],
+)
+def test_a_failed_first_deploy_has_recorded_everything_it_made(
+    aws: boto3.Session, site: Path, operation: str, made: set[str]
+) -> None:
+    _refuse(aws, operation)
+    recorded: list[SiteResource] = []
+
+    with pytest.raises(DeployError, match="AccessDenied"):
+        _deploy(aws, site, record=recorded.append)
+
+    assert {r.type for r in recorded} == made
+    assert {(r.type, r.id) for r in recorded} == _existing(aws)
+    assert len(recorded) == len(made)  # each once
+    by_type = {r.type: r for r in recorded}
+    assert by_type[RESOURCE_BUCKET].metadata == {"region": "us-east-1"}
+    if RESOURCE_DISTRIBUTION in by_type:
+        distribution = by_type[RESOURCE_DISTRIBUTION]
+        found = aws.client("cloudfront").get_distribution(Id=distribution.id)["Distribution"]
+        assert distribution.metadata == {
+            "arn": found["ARN"],
+            "domain_name": found["DomainName"],
+        }
+
+
+def test_a_retry_after_a_failure_records_the_same_resources(aws: boto3.Session, site: Path) -> None:
+    _refuse(aws, "s3.PutBucketPolicy")
+    failed: list[SiteResource] = []
+    with pytest.raises(DeployError):
+        _deploy(aws, site, record=failed.append)
+    session = boto3.Session(region_name="us-east-1")  # same moto account, no refusal
+
+    retried: list[SiteResource] = []
+    outcome, _ = _deploy(session, site, record=retried.append)
+
+    assert retried == outcome.resources
+    assert {(r.type, r.id) for r in retried} == {(r.type, r.id) for r in failed} == _existing(aws)
 
 
 def test_aws_errors_carry_code_and_message(aws: boto3.Session, site: Path) -> None:
-    def access_denied(**_kwargs: object) -> tuple[object, dict[str, object]]:
-        http = type("Http", (), {"status_code": 403, "headers": {}})()
-        error = {"Code": "AccessDenied", "Message": "not allowed to write"}
-        return http, {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 403}}
-
-    aws.events.register("before-call.s3.PutObject", access_denied)
+    _refuse(aws, "s3.PutObject")
     with pytest.raises(DeployError) as caught:
         _deploy(aws, site)
     assert str(caught.value).startswith("Uploading ")

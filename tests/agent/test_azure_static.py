@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from agent.deploy import azure_static
+from agent.deploy.base import SiteResource
 from agent.deploy.site_files import CACHE_DEFAULT, CACHE_HASHED, CACHE_HTML
 from agent.edge import Edge
 from agent.errors import DeployError
@@ -62,7 +63,7 @@ def site(tmp_path: Path) -> Path:
     return root
 
 
-def _deploy(azurite: Azurite, edge: Edge, site: Path, container: str, tags=TAGS):
+def _deploy(azurite: Azurite, edge: Edge, site: Path, container: str, tags=TAGS, record=None):
     messages: list[str] = []
     outcome = azure_static.deploy_to_azurite(
         site,
@@ -71,6 +72,7 @@ def _deploy(azurite: Azurite, edge: Edge, site: Path, container: str, tags=TAGS)
         tags=tags,
         edge=edge,
         progress=messages.append,
+        **({"record": record} if record else {}),
     )
     return outcome, messages
 
@@ -79,7 +81,9 @@ def test_a_site_is_served_from_its_container_with_types_and_cache_rules(
     azurite: Azurite, edge: Edge, site: Path
 ) -> None:
     container = "tmux-0123456789ab-cafe-abcdef"
-    outcome, messages = _deploy(azurite, edge, site, container)
+    recorded: list[SiteResource] = []
+    outcome, messages = _deploy(azurite, edge, site, container, record=recorded.append)
+    assert recorded == outcome.resources
 
     assert outcome.result.title == "Blue Harbour Cafe"
     assert outcome.result.files == 5
@@ -135,12 +139,31 @@ def test_another_users_container_is_never_written(azurite: Azurite, edge: Edge, 
     blob_service(azurite.blob_endpoint).create_container(
         container, metadata=resource_tags(OTHER_USER, SESSION_ID, "static")
     )
+    recorded: list[SiteResource] = []
     with pytest.raises(DeployError, match="not this user's site"):
-        _deploy(azurite, edge, site, container)
+        _deploy(azurite, edge, site, container, record=recorded.append)
+    assert recorded == []  # never handed to teardown as this user's
     names = list(
         blob_service(azurite.blob_endpoint).get_container_client(container).list_blob_names()
     )
     assert names == []
+
+
+def test_a_found_container_is_recorded_before_the_upload_that_fails(
+    azurite: Azurite, edge: Edge, site: Path
+) -> None:
+    """As a deploy that died before it recorded left it: the user's container, one blob in it,
+    here leased by someone, so that Azurite refuses the overwrite (412) half way."""
+    container = "tmux-0123456789ab-halfway-abcdef"
+    client = blob_service(azurite.blob_endpoint).get_container_client(container)
+    client.create_container(metadata=TAGS)
+    client.upload_blob("index.html", b"old").acquire_lease(lease_duration=-1)
+    recorded: list[SiteResource] = []
+
+    with pytest.raises(DeployError, match="LeaseIdMissing"):
+        _deploy(azurite, edge, site, container, record=recorded.append)
+
+    assert [(r.type, r.id) for r in recorded] == [(azure.BLOB_CONTAINER, container)]
 
 
 def test_a_site_without_an_index_page_is_refused(

@@ -14,12 +14,14 @@ import json
 import os
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from agent.deploy import azure_vm
 from agent.deploy.azure_arm import AzureClients
+from agent.deploy.base import SiteResource
 from agent.errors import DeployError
 from tests.fixtures.azure import SUBSCRIPTION, Replay, StaticToken, transport
 from tmux_builder import azure
@@ -44,11 +46,37 @@ def code(tmp_path: Path) -> Path:
     return root
 
 
-def _deploy(replay: Replay, code: Path, messages: list[str] | None = None):
+def _deploy(replay: Replay, code: Path, messages: list[str] | None = None, **kwargs: Any):
     messages = [] if messages is None else messages
     settings = AzureSettings(subscription_id=SUBSCRIPTION, location="eastus")
     clients = AzureClients(settings, credential=StaticToken(), transport=transport(replay))
-    return azure_vm.deploy_vm_site(code, clients, name=NAME, tags=TAGS, progress=messages.append)
+    return azure_vm.deploy_vm_site(
+        code, clients, name=NAME, tags=TAGS, progress=messages.append, **kwargs
+    )
+
+
+def _refuse(replay: Replay, method: str, kind: str) -> None:
+    """The recorded answer to the first ``method`` request on ``kind`` becomes a refusal."""
+    exchange = next(
+        e
+        for e in replay.exchanges
+        if e["request"]["method"] == method and e["request"]["path"].endswith(kind)
+    )
+    exchange["response"] = {
+        "status": 403,
+        "body": {"error": {"code": "AuthorizationFailed", "message": "not allowed"}},
+    }
+
+
+class Recorder:
+    """Keeps what the deployer recorded, and how many requests had been sent by then."""
+
+    def __init__(self, replay: Replay) -> None:
+        self.replay = replay
+        self.records: list[tuple[SiteResource, int]] = []
+
+    def __call__(self, resource: SiteResource) -> None:
+        self.records.append((resource, len(self.replay.sent)))
 
 
 def _put(replay: Replay, kind: str) -> dict:
@@ -57,10 +85,23 @@ def _put(replay: Replay, kind: str) -> dict:
 
 def test_a_new_site_gets_its_group_network_and_vm(code: Path) -> None:
     replay = Replay.load("vm_create", **PLACES)
+    recorder = Recorder(replay)
 
-    outcome = _deploy(replay, code)
+    outcome = _deploy(replay, code, record=recorder)
 
     assert replay.remaining == []
+    # Recorded right after the group's PUT (the 2nd request), before anything in it was made.
+    ((recorded, sent_before),) = recorder.records
+    assert sent_before == 2 and replay.sent[1].method == "PUT"
+    assert recorded == SiteResource(
+        azure.RESOURCE_GROUP,
+        NAME,
+        {"subscription_id": SUBSCRIPTION, "location": "eastus", "vm": NAME},
+    )
+    assert outcome.resources[0].metadata == {
+        **recorded.metadata,
+        "fqdn": f"{NAME}.eastus.cloudapp.azure.com",
+    }
     assert outcome.result.url == f"http://{NAME}.eastus.cloudapp.azure.com/"
     assert outcome.result.title == "Guestbook"
     assert [(r.type, r.id) for r in outcome.resources] == [(azure.RESOURCE_GROUP, NAME)]
@@ -145,9 +186,48 @@ def test_a_resource_group_of_another_user_is_left_alone(code: Path) -> None:
     other = resource_tags("fedcba9876543210fedcba9876543210", SESSION_ID, "dynamic")
     replay = Replay.load("vm_redeploy", stdout="", **PLACES)
     replay.exchanges[0]["response"]["body"]["tags"] = other
+    recorder = Recorder(replay)
     with pytest.raises(DeployError, match="not this user's site"):
-        _deploy(replay, code)
+        _deploy(replay, code, record=recorder)
     assert [r.method for r in replay.sent] == ["GET"]
+    assert recorder.records == []  # never handed to teardown as this user's
+
+
+@pytest.mark.parametrize(
+    ("method", "kind"),
+    [
+        ("PUT", "/networkSecurityGroups/{name}-nsg"),
+        ("PUT", "/publicIPAddresses/{name}-ip"),
+        ("PUT", "/virtualMachines/{name}"),
+    ],
+)
+def test_a_failed_first_deploy_has_recorded_its_resource_group(
+    code: Path, method: str, kind: str
+) -> None:
+    replay = Replay.load("vm_create", **PLACES)
+    _refuse(replay, method, kind.format(name=NAME))
+    recorder = Recorder(replay)
+
+    with pytest.raises(DeployError, match="AuthorizationFailed"):
+        _deploy(replay, code, record=recorder)
+
+    assert replay.sent[-1].path.endswith(kind.format(name=NAME))  # it failed where it should
+    ((recorded, sent_before),) = recorder.records
+    assert (recorded.type, recorded.id) == (azure.RESOURCE_GROUP, NAME)
+    assert sent_before == 2  # right after the group was created
+
+
+def test_a_found_group_is_recorded_before_it_is_updated(code: Path) -> None:
+    replay = Replay.load("vm_redeploy", stdout=azure_vm.HEALTHY_MARKER, **PLACES)
+    _refuse(replay, "PUT", f"/resourcegroups/{NAME}")
+    recorder = Recorder(replay)
+
+    with pytest.raises(DeployError, match="AuthorizationFailed"):
+        _deploy(replay, code, record=recorder)
+
+    ((recorded, sent_before),) = recorder.records
+    assert (recorded.type, recorded.id) == (azure.RESOURCE_GROUP, NAME)
+    assert sent_before == 1  # the GET that found it ours, not yet the PUT
 
 
 def test_an_app_too_large_for_custom_data_is_refused() -> None:
