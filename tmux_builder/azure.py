@@ -168,6 +168,8 @@ def describe(exc: BaseException) -> str:
     """``Code: message`` of an Azure error (what the service said; never a credential)."""
     error = getattr(exc, "error", None)
     code = getattr(error, "code", None) or getattr(exc, "error_code", None)
+    # Storage errors carry a str enum (StorageErrorCode), which formats as its member name.
+    code = getattr(code, "value", code)
     message = getattr(error, "message", None) or getattr(exc, "message", None) or str(exc)
     first_line = str(message).strip().splitlines()[0] if str(message).strip() else ""
     return f"{code}: {first_line}" if code else first_line or type(exc).__name__

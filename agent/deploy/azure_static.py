@@ -5,7 +5,7 @@ account (:func:`tmux_builder.naming.azure_storage_account_name`: 24 lowercase ch
 distinct for every site) with the static website turned on; the files go to its ``$web``
 container, and Front Door (:mod:`agent.deploy.azure_cdn`) serves them over HTTPS unless the
 operator turned the CDN off (then the static-website endpoint is the URL). One resource is
-recorded: the resource group, so teardown is one delete.
+recorded, as soon as it exists: the resource group, so teardown is one delete.
 
 On the embedded stack (``TMUX_BUILDER_AZURE_BLOB_ENDPOINT`` = Azurite) there is no Resource
 Manager and no CDN: each site is a container of Azurite's development account, and the local
@@ -56,6 +56,7 @@ def deploy(request: DeployRequest) -> DeployOutcome:
             tags=request.tags,
             edge=request.edge,
             progress=request.progress,
+            record=request.record,
         )
     return deploy_to_azure(
         request.site_dir,
@@ -64,6 +65,7 @@ def deploy(request: DeployRequest) -> DeployOutcome:
         account=naming.azure_storage_account_name(request.user_id, request.session_id),
         tags=request.tags,
         progress=request.progress,
+        record=request.record,
     )
 
 
@@ -78,27 +80,28 @@ def deploy_to_azurite(
     tags: dict[str, str],
     edge: Edge,
     progress: Callable[[str], None],
+    record: Callable[[SiteResource], None] = lambda _resource: None,
 ) -> DeployOutcome:
     """The site as a container of Azurite's development account, served by the local edge."""
     from tmux_builder.local.azurite import blob_service
 
     files = site_files(site_dir, progress)
     title = page_title(site_dir / INDEX_DOCUMENT)
+    site_container = SiteResource(
+        azure.BLOB_CONTAINER,
+        container,
+        {"account": azure.AZURITE_ACCOUNT, "blob_endpoint": blob_endpoint},
+    )
     with azure_errors(f"Deploying {container} to Azurite"):
         client = blob_service(blob_endpoint).get_container_client(container)
         ensure_container(client, tags, progress)
+        record(site_container)
         sync_blobs(client, files, progress)
     url = edge.url_for_container(container)
     progress(f"Site live at {url}")
     return DeployOutcome(
         result=DeployResult(url=url, bucket=container, title=title, files=len(files)),
-        resources=[
-            SiteResource(
-                azure.BLOB_CONTAINER,
-                container,
-                {"account": azure.AZURITE_ACCOUNT, "blob_endpoint": blob_endpoint},
-            )
-        ],
+        resources=[site_container],
     )
 
 
@@ -129,6 +132,7 @@ def deploy_to_azure(
     account: str,
     tags: dict[str, str],
     progress: Callable[[str], None],
+    record: Callable[[SiteResource], None] = lambda _resource: None,
 ) -> DeployOutcome:
     """Resource group, storage account with a static website, files, then Front Door."""
     from agent.deploy.azure_cdn import ensure_front_door
@@ -136,7 +140,15 @@ def deploy_to_azure(
     files = site_files(site_dir, progress)
     title = page_title(site_dir / INDEX_DOCUMENT)
     settings = clients.settings
-    ensure_resource_group(clients, resource_group, tags, progress)
+    metadata = {
+        "subscription_id": settings.subscription_id,
+        "location": settings.location,
+        "storage_account": account,
+    }
+    site_group = SiteResource(azure.RESOURCE_GROUP, resource_group, metadata)
+    ensure_resource_group(
+        clients, resource_group, tags, progress, exists=lambda: record(site_group)
+    )
     endpoints = ensure_storage_account(clients, resource_group, account, tags, progress)
     with azure_errors(f"Uploading the site to {account}"):
         service = website_service(clients, resource_group, account, endpoints["blob"])
@@ -151,14 +163,9 @@ def deploy_to_azure(
     else:
         url = f"https://{origin_host}/"
     progress(f"Site live at {url}")
-    metadata = {
-        "subscription_id": settings.subscription_id,
-        "location": settings.location,
-        "storage_account": account,
-    }
     return DeployOutcome(
         result=DeployResult(url=url, bucket=account, title=title, files=len(files)),
-        resources=[SiteResource(azure.RESOURCE_GROUP, resource_group, metadata)],
+        resources=[site_group],
     )
 
 
@@ -205,7 +212,10 @@ def website_service(clients: AzureClients, resource_group: str, account: str, bl
     """A data-plane client with the account's key (read through Resource Manager, not kept)."""
     from azure.storage.blob import BlobServiceClient
 
-    keys = clients.storage.storage_accounts.list_keys(resource_group, account).keys or []
+    with azure_errors(f"Reading the access key of storage account {account}"):
+        listed = clients.storage.storage_accounts.list_keys(resource_group, account)
+    # azure-mgmt-storage 25 models are mappings: ``.keys`` is Mapping.keys, the list is here.
+    keys = listed.keys_property or []
     if not keys or not keys[0].value:
         raise DeployError(f"storage account {account} returned no access key")
     extra = {"transport": clients.transport} if clients.transport is not None else {}
