@@ -29,7 +29,7 @@ from agent.deploy.azure_arm import AzureClients
 from agent.deploy.base import SiteResource
 from agent.edge import Edge
 from agent.errors import DeployError
-from agent.events import EventPublisher
+from agent.events import EventPublisher, ResourceNotRecorded
 from agent.step_handlers import StepContext, StepHandlers
 from agent.workspace import Workspace
 from tests.fixtures.azure import SUBSCRIPTION, Replay, StaticToken, transport
@@ -181,6 +181,18 @@ def test_a_deploy_that_fails_at_the_end_has_sent_every_resource(
         (RESOURCE_ORIGIN_ACCESS_CONTROL, control["Id"]),
         (RESOURCE_DISTRIBUTION, distribution["Id"]),
     }
+
+
+def test_a_resource_that_cannot_be_recorded_fails_the_deploy_for_a_retry(
+    tmp_path: Path, queue_url: str
+) -> None:
+    """Progress may be dropped; a resource record may not (teardown works from the records)."""
+    boto3.client("sqs").delete_queue(QueueUrl=queue_url)
+
+    with pytest.raises(ResourceNotRecorded, match=f"could not record .*{BUCKET}") as raised:
+        _handlers(tmp_path, queue_url, FakeEdge()).handle(_deploy_task(tmp_path))
+
+    assert raised.value.error_code == "DeployError"  # the state machine retries the deploy
 
 
 # --- azure/static on Azure: the group is recorded before the storage account is made ----------
