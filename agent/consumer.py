@@ -20,9 +20,10 @@ Every receive counts toward that limit, a held one too: a copy of a step that an
 comes back once per lease (30 s) and can reach the DLQ during a long step. That is harmless (the
 holder has its own copy, and Step Functions' heartbeat timeout catches a holder that dies).
 
-The same queue carries the control plane's commands (:class:`AgentCommand`, e.g. teardown of a
-user): they have no task token, are handed to ``handle_command``, and their message is deleted
-once handled; one for a user whose task is still running waits until the task is done.
+The same queues carry the control plane's commands (:class:`AgentCommand`, e.g. teardown of a
+user, sent to every live host's own queue, or to the shared queue when none is registered):
+they have no task token, are handed to ``handle_command``, and their message is deleted once
+handled; one for a user whose task is still running waits until the task is done.
 
 With many agent hosts (:mod:`agent.takeover`), a :class:`~agent.takeover.SessionGate` is asked
 before a task runs: a task of a session another live host owns is forwarded to that host's own

@@ -308,6 +308,30 @@ class SessionLeases:
             },
         )
 
+    def release_user(self, user_id: str) -> list[str]:
+        """Delete this host's leases on the user's sessions (the user was torn down).
+
+        Why deleted, not expired like :meth:`release`: the sessions are gone, so no work may be
+        routed to them any more. Each delete is conditioned on this host being the owner: a
+        lease another host took over is never touched. Returns the sessions released.
+        """
+        released = []
+        for session_id, owner_user in self.held().items():
+            if owner_user != user_id:
+                continue
+            deleted = self._conditional(  # LeaseUnavailable: still held, the next try deletes
+                "delete_item",
+                Key=_typed(keys.session_lease(session_id)),
+                ConditionExpression="#owner = :me",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":me": _s(self.agent_id)},
+            )
+            with self._lock:
+                self._held.pop(session_id, None)
+            if deleted:
+                released.append(session_id)
+        return released
+
     def release_all(self) -> int:
         released = 0
         for session_id in self.held():

@@ -1,11 +1,15 @@
 """The agent's part of deleting a user: their tmux session, folders and cached credentials.
 
-The control plane removes the cloud resources and then sends ``teardown_user`` on the agent
-queue (:class:`tmux_builder.contracts.AgentCommand`). Here the user's tmux session is killed and
+The control plane removes the cloud resources and then sends ``teardown_user``
+(:class:`tmux_builder.contracts.AgentCommand`) to the own queue of every live agent host (the
+shared queue when none is registered), since only the host that holds the user's sessions has
+their tmux session and folders. Here the user's tmux session is killed and
 ``sessions/{user_id}`` and ``homes/{user_id}`` are removed from the work dir. Both paths are
 built from a validated user id and checked to resolve to exactly where they should, inside the
 work dir, before anything is deleted: a symlink planted in their place (the AI can write files)
-is refused rather than followed. Running it again finds nothing and succeeds.
+is refused rather than followed. Last, this host's leases on the user's sessions are deleted
+(only those it owns), so no work is routed to a torn-down session. Running it again finds
+nothing and succeeds; a host that holds nothing of the user does nothing.
 """
 
 from __future__ import annotations
@@ -15,10 +19,14 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.tmux_sessions import ForeignSession, TmuxSessions
 from tmux_builder.contracts import AgentCommand
 from tmux_builder.naming import USER_ID_RE
+
+if TYPE_CHECKING:
+    from agent.leases import SessionLeases
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +42,7 @@ class UnsafePath(RuntimeError):
 class UserTeardownResult:
     killed_session: bool = False
     removed: list[Path] = field(default_factory=list)
+    released_leases: list[str] = field(default_factory=list)
 
 
 class UserTeardown:
@@ -47,6 +56,8 @@ class UserTeardown:
         The agent's tmux sessions (only sessions with this agent's marker are killed).
     forget_credentials:
         Drops the user's cached role credentials (:func:`agent.credentials.forget_user`).
+    leases:
+        This host's session leases; the user's are released (None: a host without leases).
     """
 
     def __init__(
@@ -54,10 +65,12 @@ class UserTeardown:
         work_dir: Path,
         sessions: TmuxSessions,
         forget_credentials: Callable[[str], None] | None = None,
+        leases: SessionLeases | None = None,
     ) -> None:
         self.root = Path(work_dir).resolve()
         self.sessions = sessions
         self.forget_credentials = forget_credentials
+        self.leases = leases
 
     def __call__(self, command: AgentCommand) -> None:
         if command.kind != "teardown_user":
@@ -79,11 +92,15 @@ class UserTeardown:
             if folder.exists():
                 shutil.rmtree(folder)
                 result.removed.append(folder)
+        if self.leases is not None:  # LeaseUnavailable: the command comes back, all idempotent
+            result.released_leases = self.leases.release_user(user_id)
         log.info(
-            "user %s torn down (tmux session killed: %s, %d folder(s) removed)",
+            "user %s torn down (tmux session killed: %s, %d folder(s) removed, "
+            "%d lease(s) released)",
             user_id[:12],
             result.killed_session,
             len(result.removed),
+            len(result.released_leases),
         )
         return result
 

@@ -8,13 +8,16 @@ unknown or malformed id is a 404.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from control_plane import builds, idempotency, paging, sessions, tracking, users
 from control_plane.errors import FieldProblem, NotFound, UpstreamUnavailable, UserNotFound
 from control_plane.sessions import SessionStatus
 from tmux_builder import keys, naming
 from tmux_builder.contracts import Provider, SiteType
+
+if TYPE_CHECKING:
+    from control_plane.teardown import TeardownReport
 
 SessionFilter = Literal["all", "active", "completed", "deleted"]
 
@@ -29,8 +32,15 @@ _SEARCHED = ("email", "name", "client_name")
 
 @dataclass(frozen=True)
 class Deleted:
+    """What a delete did: the session's (or user's) record after it, and what it removed.
+
+    ``status`` is ``deleting`` when what is left only waits for AWS (a distribution being
+    disabled, an instance shutting down) and a later pass is queued to finish the job.
+    """
+
     record: dict[str, Any]
     removed: list[tuple[str, str]]
+    status: Literal["deleted", "deleting"] = "deleted"
 
 
 def create_session(
@@ -128,29 +138,28 @@ def restore(session_id: str) -> dict[str, Any]:
 def delete(session_id: str) -> Deleted:
     """Remove every resource recorded for the session and mark it deleted (repeatable).
 
-    Resources that could not be removed yet make it a 503 that names them; the session stays
-    ``delete_failed`` and deleting again finishes the job.
+    What only waits for AWS is finished by a later pass (the session is ``deleting``, see
+    :mod:`control_plane.teardown_followup`). Anything else that could not be removed makes it
+    a 503 that names it; the session stays ``delete_failed`` and deleting again finishes the
+    job.
     """
     from control_plane import teardown
 
     record = find(session_id)
     report = teardown.teardown_session(record["user_id"], session_id)
-    if report.failed:
-        raise UpstreamUnavailable(
-            f"{len(report.failed)} resource(s) of session {session_id} could not be removed "
-            "yet; delete it again to finish",
-            [
-                FieldProblem(f"{kind}/{resource_id}", reason)
-                for kind, resource_id, reason in report.failed
-            ],
-        )
-    return Deleted(record=find(session_id), removed=list(report.removed))
+    _raise_unless_finishing(report, f"session {session_id}", "delete it again to finish")
+    return Deleted(
+        record=find(session_id),
+        removed=list(report.removed),
+        status="deleted" if report.ok else "deleting",
+    )
 
 
-def delete_user(user_id: str) -> list[tuple[str, str]]:
+def delete_user(user_id: str) -> Deleted:
     """Tear a user down: every session's resources, the cloud identity, the agent's session.
 
-    Repeatable; resources that could not be removed yet make it a 503 that names them.
+    Repeatable; as :func:`delete`, waits are finished by a later pass (``deleting``) and
+    anything else that could not be removed makes it a 503 that names it.
     """
     from control_plane import teardown
 
@@ -161,13 +170,22 @@ def delete_user(user_id: str) -> list[tuple[str, str]]:
     except UserNotFound as exc:
         raise NotFound(f"no user {user_id!r}") from exc
     report = teardown.teardown_user(user_id)
-    if report.failed:
-        raise UpstreamUnavailable(
-            f"{len(report.failed)} resource(s) of user {user_id} could not be removed yet; "
-            "delete the user again to finish",
-            [
-                FieldProblem(f"{kind}/{resource_id}", reason)
-                for kind, resource_id, reason in report.failed
-            ],
-        )
-    return list(report.removed)
+    _raise_unless_finishing(report, f"user {user_id}", "delete the user again to finish")
+    return Deleted(
+        record=users.get(user_id),
+        removed=list(report.removed),
+        status="deleted" if report.ok else "deleting",
+    )
+
+
+def _raise_unless_finishing(report: TeardownReport, what: str, advice: str) -> None:
+    """503 naming what is left, unless nothing is or a later pass is queued for all of it."""
+    if report.ok or report.follow_up is not None:
+        return
+    raise UpstreamUnavailable(
+        f"{len(report.failed)} resource(s) of {what} could not be removed yet; {advice}",
+        [
+            FieldProblem(f"{kind}/{resource_id}", reason)
+            for kind, resource_id, reason in report.failed
+        ],
+    )

@@ -156,6 +156,26 @@ def apply_agent_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
 
 
+@app.lambda_function(name="continue_teardown")
+def continue_teardown(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SQS batch from the teardown queue: each message is one later teardown pass."""
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
+
+    from control_plane import teardown_followup
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(  # type: ignore[return-value]  # a TypedDict, i.e. a dict
+        event=event,
+        record_handler=lambda record: teardown_followup.run(record.body),
+        processor=processor,
+        context=context,
+    )
+
+
 def api_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The REST API's Lambda entry: API Gateway has one ``/api/{proxy+}`` resource in front of
     all routes; the event is routed to the matching Chalice route (see ``proxy_routing``)."""

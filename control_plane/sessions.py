@@ -36,10 +36,12 @@ class SessionStatus(StrEnum):
     DELETED = "deleted"
     # Teardown could not remove everything; deleting again finishes the job.
     DELETE_FAILED = "delete_failed"
+    # What is left only waits for AWS; a queued later teardown pass finishes the job.
+    DELETING = "deleting"
 
 
 OPEN = frozenset({SessionStatus.REQUESTED, SessionStatus.ACTIVE, SessionStatus.LIVE})
-GONE = frozenset({SessionStatus.DELETED, SessionStatus.DELETE_FAILED})
+GONE = frozenset({SessionStatus.DELETED, SessionStatus.DELETE_FAILED, SessionStatus.DELETING})
 
 
 def default_name(requirements: str, fallback: str = "Untitled project") -> str:

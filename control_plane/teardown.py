@@ -8,8 +8,19 @@ the user's id): a wrong record can never make the operator delete someone else's
 
 Teardown runs with the control plane's own credentials (the operator side). It is idempotent:
 removed resources are marked ``deleted`` and skipped next time, resources already gone count as
-removed, and a resource that could not be removed stays in the report (and in the table, marked
-``delete_failed``) so that running teardown again finishes the job. Nothing is silently dropped.
+removed, and a resource that could not be removed stays in the report. Nothing is silently
+dropped.
+
+Some removals can only wait: a CloudFront distribution being disabled (and its origin access
+control, in use until the distribution is gone), a security group whose instance is still
+shutting down (:class:`Waiting`). When those are all that is left, the pass
+queues the next one (:mod:`control_plane.teardown_followup`) and marks them, and the session or
+user, ``deleting``: teardown finishes by itself. Anything else that failed is marked
+``delete_failed`` with its reason and is not retried automatically: running teardown again
+(after a person looked) finishes the job.
+
+The user's tmux session and folders are on whichever agent host holds the user's sessions, so
+the agent command goes to every live host's own queue (each acts on what it has).
 """
 
 from __future__ import annotations
@@ -19,10 +30,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from control_plane import iam_identity, sessions, store, tracking, users
+from control_plane import iam_identity, sessions, store, teardown_followup, tracking, users
 from control_plane.observability import logger
 from tmux_builder import aws, azure, keys, naming
-from tmux_builder.contracts import AgentCommand, utc_now_iso
+from tmux_builder.contracts import AgentCommand, TeardownFollowUp, utc_now_iso
 from tmux_builder.settings import cloud
 
 RESOURCE_BUCKET = "s3_bucket"
@@ -35,6 +46,8 @@ RESOURCE_INSTANCE_PROFILE = "iam_instance_profile"
 RESOURCE_INSTANCE_ROLE = "iam_instance_role"
 DELETED = "deleted"
 DELETE_FAILED = "delete_failed"
+# Only waiting for AWS to finish a change; a queued later pass removes it.
+DELETING = "deleting"
 _DELETE_BATCH = 1000
 # A distribution must be disabled (and the change deployed) before it can be deleted.
 # An instance goes before its security group and profile (both are in use until it is gone),
@@ -52,18 +65,30 @@ _REMOVAL_ORDER = (
 
 @dataclass
 class TeardownReport:
-    """What a teardown removed, and what it could not remove (type, id, reason)."""
+    """What a teardown pass removed, and what it could not remove (type, id, reason).
+
+    ``waiting`` are the failures that only wait for AWS (each is in ``failed`` too);
+    ``follow_up`` is the later pass queued for them, None when none was queued.
+    """
 
     removed: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str, str]] = field(default_factory=list)
+    waiting: list[tuple[str, str, str]] = field(default_factory=list)
+    follow_up: TeardownFollowUp | None = None
 
     @property
     def ok(self) -> bool:
         return not self.failed
 
+    @property
+    def only_waiting(self) -> bool:
+        """Something is left, and all of it only waits for AWS to finish a change."""
+        return bool(self.failed) and len(self.waiting) == len(self.failed)
+
     def extend(self, other: TeardownReport) -> None:
         self.removed.extend(other.removed)
         self.failed.extend(other.failed)
+        self.waiting.extend(other.waiting)
 
 
 class NotRemoved(Exception):
@@ -74,55 +99,79 @@ class NotOwned(NotRemoved):
     """The recorded resource is not the user's (name or tags say otherwise); left alone."""
 
 
-class StillDisabling(NotRemoved):
-    """A distribution was disabled but the change is not deployed yet; run teardown again."""
+class Waiting(NotRemoved):
+    """Not removed yet only because AWS has not finished a change; a later pass removes it."""
 
 
-class StillInUse(NotRemoved):
-    """A security group whose instance is still shutting down; run teardown again."""
+class StillDisabling(Waiting):
+    """A distribution was disabled but the change is not deployed yet."""
+
+
+class StillInUse(Waiting):
+    """A security group whose instance is still shutting down."""
+
+
+class StillAttached(Waiting):
+    """An origin access control still used by a distribution that is being disabled."""
 
 
 # --- entry points --------------------------------------------------------------------------------
 
 
 def teardown_session(
-    user_id: str, session_id: str, *, distribution_wait_seconds: float = 0.0
+    user_id: str, session_id: str, *, distribution_wait_seconds: float = 0.0, attempt: int = 1
 ) -> TeardownReport:
     """Remove one site: its resources; its tmux session and folder if it was the user's last.
 
-    Raises :class:`control_plane.errors.SessionNotFound` for an unknown session.
+    ``attempt`` > 1 is a later pass (:mod:`control_plane.teardown_followup`): the agent was
+    told by the first. Raises :class:`control_plane.errors.SessionNotFound` for an unknown
+    session.
     """
     naming.user_prefix(user_id)
     sessions.get(user_id, session_id)
     report = _stop_running_builds(user_id, {session_id})
-    report.extend(_remove_session(user_id, session_id, distribution_wait_seconds))
-    if not _live_sessions(user_id):
+    records = [r for r in _active_resources(user_id) if r["session_id"] == session_id]
+    report.extend(_remove_resources(user_id, records, distribution_wait_seconds))
+    if attempt == 1 and not [s for s in _live_sessions(user_id) if s != session_id]:
         report.extend(_tell_agent(user_id))
+    follow_up = TeardownFollowUp(user_id=user_id, session_id=session_id, attempt=attempt)
+    _mark(keys.session(user_id, session_id), _settle(report, follow_up))
     _log(report, user_id, session_id)
     return report
 
 
-def teardown_user(user_id: str, *, distribution_wait_seconds: float = 0.0) -> TeardownReport:
+def teardown_user(
+    user_id: str, *, distribution_wait_seconds: float = 0.0, attempt: int = 1
+) -> TeardownReport:
     """Remove everything of the user: every site, the IAM identity, the tmux session and folder.
 
-    Raises :class:`control_plane.errors.UserNotFound` for an unknown user.
+    ``attempt`` as for :func:`teardown_session`. Raises
+    :class:`control_plane.errors.UserNotFound` for an unknown user.
     """
     naming.user_prefix(user_id)
     users.get(user_id)
     session_ids = {item["session_id"] for item in _sessions_of(user_id)}
     report = _stop_running_builds(user_id, session_ids)
+    active = _active_resources(user_id)
+    of_session: dict[str, TeardownReport] = {}
     for session_id in sorted(session_ids):
-        report.extend(_remove_session(user_id, session_id, distribution_wait_seconds))
+        records = [r for r in active if r["session_id"] == session_id]
+        of_session[session_id] = _remove_resources(user_id, records, distribution_wait_seconds)
+        report.extend(of_session[session_id])
     # Resources of sessions that have no record (or none at all) still belong to the user.
     strays = [
         r
-        for r in _active_resources(user_id)
+        for r in active
         if r["session_id"] not in session_ids and r["resource_type"] != iam_identity.RESOURCE_TYPE
     ]
     report.extend(_remove_resources(user_id, strays, distribution_wait_seconds))
     report.extend(_remove_identity(user_id))
-    report.extend(_tell_agent(user_id))
-    _mark(keys.user(user_id), DELETED if report.ok else DELETE_FAILED)
+    if attempt == 1:
+        report.extend(_tell_agent(user_id))
+    status = _settle(report, TeardownFollowUp(user_id=user_id, attempt=attempt))
+    for session_id, removal in of_session.items():
+        _mark(keys.session(user_id, session_id), DELETED if removal.ok else status)
+    _mark(keys.user(user_id), status)
     _log(report, user_id)
     return report
 
@@ -137,7 +186,7 @@ def _sessions_of(user_id: str) -> list[dict[str, Any]]:
 
 def _live_sessions(user_id: str) -> list[str]:
     """Sessions not being deleted (a completed site is still live: it can be restored)."""
-    gone = {DELETED, DELETE_FAILED}
+    gone = {DELETED, DELETE_FAILED, DELETING}
     return [s["session_id"] for s in _sessions_of(user_id) if s.get("status") not in gone]
 
 
@@ -145,11 +194,41 @@ def _active_resources(user_id: str) -> list[dict[str, Any]]:
     return [r for r in tracking.resources_of(user_id) if r.get("status") != DELETED]
 
 
-def _remove_session(user_id: str, session_id: str, wait_seconds: float) -> TeardownReport:
-    records = [r for r in _active_resources(user_id) if r["session_id"] == session_id]
-    report = _remove_resources(user_id, records, wait_seconds)
-    _mark(keys.session(user_id, session_id), DELETED if report.ok else DELETE_FAILED)
-    return report
+def _settle(report: TeardownReport, follow_up: TeardownFollowUp) -> str:
+    """The session's or user's status after this pass; queues the next pass if only waits are
+    left.
+
+    Waiting records stay ``deleting`` only while a later pass is queued for them: when none is
+    (a real error next to them, no queue, or the last attempt) nothing but a person would
+    finish them, so they become ``delete_failed`` with their reason.
+    """
+    if report.ok:
+        return DELETED
+    if report.only_waiting and follow_up.attempt < teardown_followup.MAX_ATTEMPTS:
+        following = follow_up.model_copy(update={"attempt": follow_up.attempt + 1})
+        try:
+            delay = teardown_followup.queue(following)
+        except teardown_followup.FollowUpNotQueued as exc:
+            report.failed.append(("teardown_followup", follow_up.user_id, str(exc)))
+        else:
+            report.follow_up = following
+            logger.info(
+                "teardown waits; the next pass is queued",
+                extra={**_ids(follow_up), "attempt": following.attempt, "delay_seconds": delay},
+            )
+            return DELETING
+    elif report.only_waiting:
+        logger.error(
+            "teardown gave up waiting: still not removed after the last attempt",
+            extra={**_ids(follow_up), "attempt": follow_up.attempt, "waiting": _lines(report)},
+        )
+    for kind, resource_id, reason in report.waiting:
+        _mark(
+            keys.resource(follow_up.user_id, kind, resource_id),
+            DELETE_FAILED,
+            delete_error=reason[:1000],
+        )
+    return DELETE_FAILED
 
 
 def _mark(key: dict[str, str], status: str, **fields: Any) -> None:
@@ -212,6 +291,11 @@ def _remove_resources(
             continue
         try:
             remover(user_id, resource_id, record.get("metadata") or {}, wait_seconds)
+        except Waiting as exc:
+            report.failed.append((kind, resource_id, str(exc)))
+            report.waiting.append((kind, resource_id, str(exc)))
+            _mark(key, DELETING, delete_error=str(exc)[:1000])
+            continue
         except NotRemoved as exc:
             reason = str(exc)
         except ClientError as exc:
@@ -329,7 +413,7 @@ def _wait_deployed(cloudfront: Any, distribution_id: str, wait_seconds: float) -
             return str(found["ETag"])
         if time.monotonic() >= deadline:
             raise StillDisabling(
-                f"distribution {distribution_id} is being disabled; run teardown again later"
+                f"distribution {distribution_id} is being disabled; a later pass deletes it"
             )
         time.sleep(min(15.0, max(deadline - time.monotonic(), 0.0)))
 
@@ -348,7 +432,15 @@ def _remove_origin_access_control(
         raise
     name = found["OriginAccessControl"]["OriginAccessControlConfig"]["Name"]
     _require_user_name(user_id, name)
-    cloudfront.delete_origin_access_control(Id=control_id, IfMatch=found.get("ETag", ""))
+    try:
+        cloudfront.delete_origin_access_control(Id=control_id, IfMatch=found.get("ETag", ""))
+    except ClientError as exc:
+        if _code(exc) == "OriginAccessControlInUse":
+            raise StillAttached(
+                f"origin access control {control_id} is still used by a distribution being "
+                "disabled; a later pass deletes it"
+            ) from exc
+        raise
 
 
 def _remove_instance(
@@ -404,7 +496,7 @@ def _remove_security_group(
         if _code(exc) == "DependencyViolation":
             raise StillInUse(
                 f"security group {group_id} is still in use (its instance is shutting down); "
-                "run teardown again later"
+                "a later pass deletes it"
             ) from exc
         raise
 
@@ -516,21 +608,54 @@ _REMOVERS: dict[str, _Remover] = {
 
 
 def _tell_agent(user_id: str) -> TeardownReport:
-    """Ask the agent to kill the user's tmux session and remove their folders (idempotent)."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    """Ask the agent hosts to kill the user's tmux session and remove their folders.
+
+    Why every live host, on its own queue: the user's session and folders are on the host that
+    holds the user's session leases, and any host may take a message of the shared queue. Each
+    host acts on what it has (the command is idempotent) and releases its leases on the user's
+    sessions. With no live host registered (or none whose queue still exists), the shared
+    queue: the next agent to start takes it.
+    """
+    from control_plane import routing
 
     report = TeardownReport()
-    queue_url = cloud().agent_queue_url
-    if not queue_url:
+    body = AgentCommand(user_id=user_id).model_dump_json()
+    hosts = [host for host in routing.agent_hosts() if host.live() and host.queue_url]
+    reached = 0
+    for host in hosts:
+        failure = _send_command(host.queue_url, body)
+        if failure is None:
+            reached += 1
+        elif failure != _QUEUE_GONE:
+            report.failed.append(("agent_command", user_id, f"agent {host.agent_id}: {failure}"))
+    if reached or report.failed:
+        return report
+    shared = cloud().agent_queue_url
+    if not shared:
         report.failed.append(("agent_command", user_id, "no agent queue is configured"))
         return report
-    try:
-        aws.client("sqs").send_message(
-            QueueUrl=queue_url, MessageBody=AgentCommand(user_id=user_id).model_dump_json()
-        )
-    except (ClientError, BotoCoreError) as exc:
-        report.failed.append(("agent_command", user_id, str(exc)))
+    failure = _send_command(shared, body)
+    if failure is not None:
+        report.failed.append(("agent_command", user_id, failure))
     return report
+
+
+_QUEUE_GONE = "the queue no longer exists"
+
+
+def _send_command(queue_url: str, body: str) -> str | None:
+    """None when sent; else why not (:data:`_QUEUE_GONE`: the host left since it registered)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        aws.client("sqs").send_message(QueueUrl=queue_url, MessageBody=body)
+    except ClientError as exc:
+        if _code(exc) in {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}:
+            return _QUEUE_GONE
+        return _describe(exc)
+    except BotoCoreError as exc:
+        return str(exc)
+    return None
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -545,13 +670,27 @@ def _describe(exc: Exception) -> str:
     return f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}".rstrip(": ")
 
 
+def _ids(follow_up: TeardownFollowUp) -> dict[str, str | None]:
+    return {"user_id": follow_up.user_id, "session_id": follow_up.session_id}
+
+
+def _lines(report: TeardownReport) -> list[str]:
+    return [f"{kind} {rid}: {reason}" for kind, rid, reason in report.failed]
+
+
 def _log(report: TeardownReport, user_id: str, session_id: str | None = None) -> None:
+    if report.ok:
+        message = "teardown finished"
+    elif report.follow_up is not None:
+        message = "teardown continues in a later pass"
+    else:
+        message = "teardown incomplete"
     logger.info(
-        "teardown finished" if report.ok else "teardown incomplete",
+        message,
         extra={
             "user_id": user_id,
             "session_id": session_id,
             "removed": len(report.removed),
-            "failed": [f"{kind} {rid}: {reason}" for kind, rid, reason in report.failed],
+            "failed": _lines(report),
         },
     )

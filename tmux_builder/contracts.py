@@ -9,6 +9,8 @@ These are the documentation of the contracts:
   on the same queue (teardown). :func:`parse_agent_message` tells them apart by ``kind``.
 - :class:`AgentEvent` is what the agent reports back to the control plane through the agent
   events queue (step progress, activity lines, created resources).
+- :class:`TeardownFollowUp` is what a teardown pass that could only wait queues for the next
+  pass, on the teardown queue.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
-from tmux_builder.naming import USER_ID_RE
+from tmux_builder.naming import SESSION_ID_RE, USER_ID_RE
 from tmux_builder.pipeline import Step
 
 CONTRACT_VERSION = 1
@@ -165,6 +167,23 @@ class AgentCommand(_Model):
     version: int = CONTRACT_VERSION
     kind: Literal["teardown_user"] = "teardown_user"
     user_id: Annotated[str, Field(pattern=USER_ID_RE.pattern)]
+
+
+class TeardownFollowUp(_Model):
+    """One more teardown pass, queued (with a delay) on the teardown queue by the pass before.
+
+    A pass whose only failures are waits (a CloudFront distribution still being disabled, a
+    security group whose instance is still shutting down) queues it; the teardown queue's
+    handler runs teardown again for what is left (:mod:`control_plane.teardown_followup`).
+    ``session_id`` set: one site; unset: the whole user. ``attempt`` is the number of the
+    pass this message asks for (the first, synchronous pass is 1), so the chain is bounded.
+    """
+
+    version: int = CONTRACT_VERSION
+    kind: Literal["teardown_followup"] = "teardown_followup"
+    user_id: Annotated[str, Field(pattern=USER_ID_RE.pattern)]
+    session_id: Annotated[str, Field(pattern=SESSION_ID_RE.pattern)] | None = None
+    attempt: Annotated[int, Field(ge=1)] = 1
 
 
 def _message_kind(value: Any) -> str:

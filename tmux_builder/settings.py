@@ -25,6 +25,9 @@ class CloudSettings(BaseSettings):
     agent_queue_url: str = ""
     events_queue_url: str = ""
     chat_queue_url: str = ""
+    # Later teardown passes (control_plane/teardown_followup.py): a pass that could only wait
+    # for CloudFront or EC2 queues the next one here, with a delay. Empty: none are queued.
+    teardown_queue_url: str = ""
     artifacts_bucket: str = ""
     state_machine_arn: str = ""
     region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
@@ -87,6 +90,9 @@ class AgentSettings(BaseSettings):
     # other hosts (0: no limit).
     lease_seconds: float = 30.0
     max_sessions: int = 0
+    # The auto scaling group this host belongs to: it publishes its session count there for the
+    # group's target tracking (agent.host_metrics). Empty (one host, the embedded stack): none.
+    scaling_group: str = ""
     # How long one AI turn may take before the task fails.
     turn_timeout_seconds: float = 900.0
     claude_bin: str = ""

@@ -148,6 +148,7 @@ def delete_session_route(principal: Principal, session_id: str) -> SessionDelete
     deleted = admin_sessions.delete(session_id)
     return SessionDeleted(
         session_id=session_id,
+        status=deleted.status,
         removed=[
             RemovedResource(resource_type=kind, resource_id=resource_id)
             for kind, resource_id in deleted.removed
@@ -164,10 +165,11 @@ def delete_session_route(principal: Principal, session_id: str) -> SessionDelete
     response=UserDeleted,
 )
 def delete_user_route(principal: Principal, user_id: str) -> UserDeleted:
-    removed = admin_sessions.delete_user(user_id)
+    deleted = admin_sessions.delete_user(user_id)
     return UserDeleted(
         user_id=user_id,
-        removed=[RemovedResource(resource_type=k, resource_id=r) for k, r in removed],
+        status=deleted.status,
+        removed=[RemovedResource(resource_type=k, resource_id=r) for k, r in deleted.removed],
     )
 
 

@@ -165,7 +165,9 @@ class SessionsQuery(_Query):
     q: str | None = Field(default=None, max_length=100)
 
 
-SessionStatusName = Literal["requested", "active", "live", "completed", "deleted", "delete_failed"]
+SessionStatusName = Literal[
+    "requested", "active", "live", "completed", "deleted", "delete_failed", "deleting"
+]
 
 
 class ProjectSummary(BaseModel):
@@ -240,13 +242,14 @@ class RemovedResource(BaseModel):
 
 class UserDeleted(BaseModel):
     user_id: str
-    status: Literal["deleted"] = "deleted"
+    # "deleting": what is left only waits for AWS; a queued later pass finishes the job.
+    status: Literal["deleted", "deleting"] = "deleted"
     removed: list[RemovedResource]
 
 
 class SessionDeleted(BaseModel):
     session_id: str
-    status: Literal["deleted"] = "deleted"
+    status: Literal["deleted", "deleting"] = "deleted"
     removed: list[RemovedResource]
 
 

@@ -1,9 +1,13 @@
 """Teardown against the embedded stack: sites built the way the deployer builds them, recorded the
-way the pipeline records them, then removed; checked by listing every service afterwards."""
+way the pipeline records them, then removed; checked by listing every service afterwards.
+What only waits for AWS is finished by later passes from the teardown queue, and the agent
+command reaches every live agent host."""
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +17,34 @@ from botocore.exceptions import ClientError
 from agent.credentials import UserCredentials
 from agent.deploy.aws_static import deploy_static_site
 from agent.edge import Edge
-from control_plane import iam_identity, sessions, store, teardown, tracking, users
+from agent.leases import AgentRegistry, own_queue_names
+from control_plane import (
+    iam_identity,
+    sessions,
+    store,
+    teardown,
+    teardown_followup,
+    tracking,
+    users,
+)
 from control_plane.errors import SessionNotFound, UserNotFound
 from tmux_builder import aws, keys, naming
-from tmux_builder.contracts import AgentCommand, Provider, SiteType, parse_agent_message
+from tmux_builder.contracts import (
+    AgentCommand,
+    Provider,
+    SiteType,
+    TeardownFollowUp,
+    parse_agent_message,
+)
 from tmux_builder.local.provision import StackOutputs
+
+from .followups import (
+    distribution_disabling,
+    drop_follow_ups,
+    queued_follow_ups,
+    refusing,
+    run_follow_ups,
+)
 
 
 class FakeEdge(Edge):
@@ -277,3 +304,277 @@ def test_the_admin_deletes_a_user_through_the_api(client: Any, admin: dict[str, 
     }
     assert client.http.delete(f"/api/admin/users/{user_id}", headers=admin).status_code == 200
     assert client.http.delete("/api/admin/users/" + "0" * 32, headers=admin).status_code == 404
+
+
+# --------------------------------------------------------------------------- later passes
+
+
+def _distribution_of(user_id: str, session_id: str) -> str:
+    return next(
+        r["resource_id"]
+        for r in tracking.resources_of(user_id)
+        if r["resource_type"] == "cloudfront_distribution" and r["session_id"] == session_id
+    )
+
+
+@pytest.fixture
+def follow_ups(stack: StackOutputs) -> Iterator[None]:
+    """No later pass of another test is on the teardown queue, and none of this one is left."""
+    drop_follow_ups()
+    yield
+    drop_follow_ups()
+
+
+def test_a_distribution_still_disabling_is_deleted_by_a_later_pass(
+    stack: StackOutputs, tmp_path: Path, follow_ups: None, client: Any, admin: dict[str, str]
+) -> None:
+    user_id = _new_user()
+    session_id = _site(user_id, tmp_path, "Slow edge")
+    distribution = _distribution_of(user_id, session_id)
+
+    with distribution_disabling(distribution):
+        report = teardown.teardown_session(user_id, session_id)
+
+        assert [(kind, rid) for kind, rid, _ in report.failed] == [
+            ("cloudfront_distribution", distribution)
+        ]
+        assert report.waiting == report.failed
+        assert "is being disabled" in report.failed[0][2]
+        assert report.follow_up == TeardownFollowUp(
+            user_id=user_id, session_id=session_id, attempt=2
+        )
+        ((delay, queued),) = queued_follow_ups()
+        assert queued == report.follow_up
+        assert 50 < delay <= teardown_followup.FIRST_DELAY_SECONDS
+        statuses = _statuses(user_id)
+        assert statuses[f"cloudfront_distribution {distribution}"] == "deleting"
+        assert {s for k, s in statuses.items() if not k.startswith("cloudfront_dist")} == {
+            "deleted",
+            "active",  # the user's role: only a user teardown removes it
+        }
+        assert sessions.get(user_id, session_id)["status"] == "deleting"
+        # The admin's view says the same; the agent was told once (the user's last site).
+        shown = client.http.get(f"/api/admin/sessions/{session_id}", headers=admin)
+        assert shown.status_code == 200, shown.body
+        detail = json.loads(shown.body)
+        assert detail["status"] == "deleting"
+        assert {r["resource_id"]: r["status"] for r in detail["resources"]}[distribution] == (
+            "deleting"
+        )
+        assert agent_commands(stack, user_id) == [AgentCommand(user_id=user_id)]
+
+    answers = run_follow_ups(stack)  # the delay is over, and so is the disabling
+
+    assert answers == [{"batchItemFailures": []}]
+    assert queued_follow_ups() == []
+    assert leftovers(user_id) == [f"role tmux-user-{user_id[:12]}"]
+    assert _statuses(user_id)[f"cloudfront_distribution {distribution}"] == "deleted"
+    assert sessions.get(user_id, session_id)["status"] == "deleted"
+    assert agent_commands(stack, user_id) == []  # a later pass does not tell the agent again
+
+
+def test_a_user_delete_answers_deleting_and_later_passes_wait_longer_each_time(
+    stack: StackOutputs, tmp_path: Path, follow_ups: None, client: Any, admin: dict[str, str]
+) -> None:
+    user_id = _new_user()
+    session_id = _site(user_id, tmp_path, "Patient shop")
+    distribution = _distribution_of(user_id, session_id)
+
+    with distribution_disabling(distribution):
+        response = client.http.delete(f"/api/admin/users/{user_id}", headers=admin)
+        assert response.status_code == 200, response.body
+        body = json.loads(response.body)
+        assert body["status"] == "deleting"
+        assert ("iam_role", f"tmux-user-{user_id[:12]}") in {
+            (r["resource_type"], r["resource_id"]) for r in body["removed"]
+        }
+        assert users.get(user_id)["status"] == "deleting"
+        assert sessions.get(user_id, session_id)["status"] == "deleting"
+        assert [f for _, f in queued_follow_ups()] == [TeardownFollowUp(user_id=user_id, attempt=2)]
+
+        assert run_follow_ups(stack) == [{"batchItemFailures": []}]  # still disabling
+
+        ((delay, queued),) = queued_follow_ups()
+        assert queued == TeardownFollowUp(user_id=user_id, attempt=3)
+        assert teardown_followup.FIRST_DELAY_SECONDS < delay <= teardown_followup.delay_for(3)
+        assert users.get(user_id)["status"] == "deleting"
+
+    assert run_follow_ups(stack) == [{"batchItemFailures": []}]
+    assert queued_follow_ups() == []
+    assert leftovers(user_id) == []
+    assert set(_statuses(user_id).values()) == {"deleted"}
+    assert sessions.get(user_id, session_id)["status"] == "deleted"
+    assert users.get(user_id)["status"] == "deleted"
+    assert agent_commands(stack, user_id) == [AgentCommand(user_id=user_id)]  # once
+
+
+def test_the_later_passes_are_bounded(
+    stack: StackOutputs, tmp_path: Path, follow_ups: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert all(
+        teardown_followup.delay_for(attempt) <= 900
+        for attempt in range(1, teardown_followup.MAX_ATTEMPTS + 1)
+    )
+    user_id = _new_user()
+    session_id = _site(user_id, tmp_path, "Never deployed")
+    distribution = _distribution_of(user_id, session_id)
+    last = teardown_followup.MAX_ATTEMPTS
+    capsys.readouterr()
+
+    with distribution_disabling(distribution):
+        report = teardown.teardown_session(user_id, session_id, attempt=last)
+
+    assert report.follow_up is None and len(report.waiting) == 1
+    assert queued_follow_ups() == []
+    record = store.get(keys.resource(user_id, "cloudfront_distribution", distribution))
+    assert record is not None and record["status"] == "delete_failed"
+    assert "is being disabled" in record["delete_error"]
+    assert sessions.get(user_id, session_id)["status"] == "delete_failed"
+    errors = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and '"ERROR"' in line
+    ]
+    assert [e["message"] for e in errors] == [
+        "teardown gave up waiting: still not removed after the last attempt"
+    ]
+    assert errors[0]["attempt"] == last and distribution in errors[0]["waiting"][0]
+    agent_commands(stack, user_id)
+
+
+def test_real_errors_are_not_retried_automatically(
+    stack: StackOutputs, tmp_path: Path, follow_ups: None, client: Any, admin: dict[str, str]
+) -> None:
+    user_id, neighbour = _new_user(), _new_user()
+    session_id = _site(user_id, tmp_path, "Mixed bag")
+    neighbour_session = _site(neighbour, tmp_path, "Next door")
+    neighbour_bucket = sessions.get(neighbour, neighbour_session)["resource_name"]
+    tracking.record_resource(user_id, session_id, "s3_bucket", neighbour_bucket)
+    distribution = _distribution_of(user_id, session_id)
+
+    with distribution_disabling(distribution):
+        response = client.http.delete(f"/api/admin/sessions/{session_id}", headers=admin)
+
+    assert response.status_code == 503, response.body
+    problems = {p["field"] for p in json.loads(response.body)["fields"]}
+    assert problems == {
+        f"s3_bucket/{neighbour_bucket}",
+        f"cloudfront_distribution/{distribution}",
+    }
+    assert queued_follow_ups() == []
+    statuses = _statuses(user_id)
+    assert statuses[f"s3_bucket {neighbour_bucket}"] == "delete_failed"
+    # Nothing would finish it but a person: it does not claim to be on its way.
+    assert statuses[f"cloudfront_distribution {distribution}"] == "delete_failed"
+    assert sessions.get(user_id, session_id)["status"] == "delete_failed"
+    assert len(leftovers(neighbour)) == 4
+    agent_commands(stack, user_id)
+
+
+def test_an_origin_access_control_still_in_use_waits_too(
+    stack: StackOutputs, tmp_path: Path, follow_ups: None
+) -> None:
+    """AWS refuses to delete an OAC while a distribution (even a disabled one) uses it."""
+    user_id = _new_user()
+    session_id = _site(user_id, tmp_path, "Shared signer")
+    distribution = _distribution_of(user_id, session_id)
+
+    with (
+        distribution_disabling(distribution),
+        refusing("cloudfront", "DeleteOriginAccessControl", "OriginAccessControlInUse"),
+    ):
+        report = teardown.teardown_session(user_id, session_id)
+
+    assert sorted(kind for kind, _, _ in report.waiting) == [
+        "cloudfront_distribution",
+        "cloudfront_oac",
+    ]
+    assert report.waiting == report.failed
+    assert [f for _, f in queued_follow_ups()] == [report.follow_up]
+    assert run_follow_ups(stack) == [{"batchItemFailures": []}]
+    assert leftovers(user_id) == [f"role tmux-user-{user_id[:12]}"]
+    assert sessions.get(user_id, session_id)["status"] == "deleted"
+    agent_commands(stack, user_id)
+
+
+def test_a_pass_for_a_user_that_is_gone_is_dropped(stack: StackOutputs, follow_ups: None) -> None:
+    gone = TeardownFollowUp(user_id=naming.new_user_id(), attempt=2)
+    assert teardown_followup.run(gone.model_dump_json()) is None
+    assert queued_follow_ups() == []
+
+
+# --------------------------------------------------------------------------- the agent hosts
+
+
+@pytest.fixture
+def agent_hosts(stack: StackOutputs) -> Iterator[Callable[..., str]]:
+    """Registers agent hosts as :class:`agent.leases.AgentRegistry` does, each with its own
+    task queue; registrations and queues are removed afterwards."""
+    sqs = aws.client("sqs")
+    shared = stack.outputs["AgentQueueUrl"]
+    registries: list[tuple[AgentRegistry, bool]] = []
+
+    def register(agent_id: str, seconds_left: float, *, queue: bool = True) -> str:
+        name = own_queue_names(shared, agent_id)[0]
+        url = (
+            sqs.create_queue(QueueName=name)["QueueUrl"]
+            if queue
+            else f"{shared.rsplit('/', 1)[0]}/{name}"
+        )
+        registry = AgentRegistry(
+            stack.outputs["TableName"], agent_id, url, "", lease_seconds=seconds_left
+        )
+        registry.register()
+        registries.append((registry, queue))
+        return url
+
+    yield register
+    for registry, queue in registries:
+        registry.deregister()
+        if queue:
+            sqs.delete_queue(QueueUrl=registry.queue_url)
+
+
+def _commands_on(queue_url: str) -> list[AgentCommand]:
+    sqs = aws.client("sqs")
+    found = []
+    while messages := sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+    ).get("Messages", []):
+        for message in messages:
+            parsed = parse_agent_message(message["Body"])
+            assert isinstance(parsed, AgentCommand)
+            found.append(parsed)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return found
+
+
+def test_the_agent_command_goes_to_the_own_queue_of_every_live_host(
+    stack: StackOutputs, agent_hosts: Callable[..., str]
+) -> None:
+    first = agent_hosts("teardown-host-a", 60)
+    second = agent_hosts("teardown-host-b", 60)
+    expired = agent_hosts("teardown-host-c", -60)
+    agent_hosts("teardown-host-d", 60, queue=False)  # left after it registered
+    user_id = _new_user()
+
+    report = teardown.teardown_user(user_id)
+
+    assert report.failed == []
+    assert _commands_on(first) == [AgentCommand(user_id=user_id)]
+    assert _commands_on(second) == [AgentCommand(user_id=user_id)]
+    assert _commands_on(expired) == []
+    assert agent_commands(stack, user_id) == []  # not the shared queue: any host could take it
+
+
+def test_without_a_live_host_the_agent_command_goes_to_the_shared_queue(
+    stack: StackOutputs, agent_hosts: Callable[..., str]
+) -> None:
+    expired = agent_hosts("teardown-host-e", -60)
+    agent_hosts("teardown-host-f", 60, queue=False)
+    user_id = _new_user()
+
+    assert teardown.teardown_user(user_id).failed == []
+
+    assert _commands_on(expired) == []
+    assert agent_commands(stack, user_id) == [AgentCommand(user_id=user_id)]

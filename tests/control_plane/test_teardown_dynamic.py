@@ -1,5 +1,6 @@
 """Teardown of a dynamic site against the embedded stack: the instance, its security group,
-instance profile, role and release bucket go; another user's recorded by mistake stay."""
+instance profile, role and release bucket go; another user's recorded by mistake stay. A
+security group whose instance is still shutting down is deleted by a later pass."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from agent.deploy.aws_dynamic import deploy_dynamic_site
 from agent.edge import InstanceEndpoints
 from control_plane import iam_identity, sessions, teardown, tracking, users
 from tmux_builder import aws, naming
-from tmux_builder.contracts import Provider, SiteType
+from tmux_builder.contracts import Provider, SiteType, TeardownFollowUp
 from tmux_builder.local.provision import StackOutputs
+
+from .followups import drop_follow_ups, queued_follow_ups, refusing, run_follow_ups
 
 DYNAMIC_TYPES = [
     "ec2_instance",
@@ -109,3 +112,40 @@ def test_teardown_removes_a_dynamic_site_and_only_the_users(
     again = teardown.teardown_session(owner, session_id)  # idempotent: only the wrong record
     assert again.removed == [] and len(again.failed) == 1
     assert teardown.teardown_session(neighbour, neighbour_session).failed == []
+
+
+def test_a_security_group_still_in_use_is_deleted_by_a_later_pass(
+    stack: StackOutputs, tmp_path: Path
+) -> None:
+    drop_follow_ups()
+    owner = users.find_or_create(f"dyn-{os.urandom(4).hex()}@example.com", None).user_id
+    session_id, ids = _dynamic_site(owner, tmp_path)
+    group = ids["ec2_security_group"]
+
+    # AWS keeps the group in use until the terminated instance is gone (minutes).
+    with refusing("ec2", "DeleteSecurityGroup", "DependencyViolation") as refused:
+        report = teardown.teardown_session(owner, session_id)
+
+    assert [request["body"]["GroupId"] for request in refused] == [group]
+    ((kind, resource_id, reason),) = report.failed
+    assert (kind, resource_id) == ("ec2_security_group", group) and "still in use" in reason
+    assert report.waiting == report.failed
+    assert report.follow_up == TeardownFollowUp(user_id=owner, session_id=session_id, attempt=2)
+    assert [f for _, f in queued_follow_ups()] == [report.follow_up]
+    assert _state(ids["ec2_instance"]) == "terminated"
+    statuses = {r["resource_id"]: r["status"] for r in tracking.resources_of(owner)}
+    assert statuses[group] == "deleting"
+    assert sessions.get(owner, session_id)["status"] == "deleting"
+
+    assert run_follow_ups(stack) == [{"batchItemFailures": []}]
+
+    ec2 = aws.client("ec2")
+    assert not _exists(ec2.describe_security_groups, GroupIds=[group])
+    statuses = {
+        r["resource_type"]: r["status"]
+        for r in tracking.resources_of(owner)
+        if r["session_id"] == session_id
+    }
+    assert statuses == dict.fromkeys(DYNAMIC_TYPES, "deleted")
+    assert sessions.get(owner, session_id)["status"] == "deleted"
+    assert queued_follow_ups() == []

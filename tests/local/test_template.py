@@ -104,6 +104,8 @@ def test_dependency_order_puts_referenced_resources_first() -> None:
     assert order.index("AgentQueueDLQ") < order.index("AgentQueue")
     assert order.index("CreateUserFunction") < order.index("PipelineStateMachine")
     assert order.index("AgentEventsQueue") < order.index("AgentEventsFunction")
+    assert order.index("TeardownDLQ") < order.index("TeardownQueue")
+    assert order.index("TeardownQueue") < order.index("TeardownFunction")
 
 
 SMALL_TEMPLATE = """

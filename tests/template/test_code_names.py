@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from tmux_builder.local.cfn_template import Resolver
-from tmux_builder.settings import AgentSettings, CloudSettings
+from tmux_builder.settings import AgentSettings, AzureSettings, CloudSettings
 
 from .conftest import ROOT, of_type
 
@@ -18,6 +18,7 @@ RESOURCE_VARIABLES = {
     "TMUX_BUILDER_AGENT_QUEUE_URL": "AWS::SQS::Queue",
     "TMUX_BUILDER_EVENTS_QUEUE_URL": "AWS::SQS::Queue",
     "TMUX_BUILDER_CHAT_QUEUE_URL": "AWS::SQS::Queue",
+    "TMUX_BUILDER_TEARDOWN_QUEUE_URL": "AWS::SQS::Queue",
     "TMUX_BUILDER_ARTIFACTS_BUCKET": "AWS::S3::Bucket",
     "TMUX_BUILDER_ADMIN_TOKEN_SECRET": "AWS::SecretsManager::Secret",
     "TMUX_BUILDER_SIGNING_KEY_SECRET": "AWS::SecretsManager::Secret",
@@ -160,7 +161,7 @@ def test_the_agent_hosts_get_what_the_agent_reads(
     assert settings["TMUX_BUILDER_TABLE"] == "physical-Table"
     known = {
         _setting_variable(settings_class.model_config["env_prefix"], name, field)
-        for settings_class in (AgentSettings, CloudSettings)
+        for settings_class in (AgentSettings, CloudSettings, AzureSettings)
         for name, field in settings_class.model_fields.items()
     }
     for variable in settings:

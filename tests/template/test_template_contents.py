@@ -70,7 +70,7 @@ def test_every_dead_letter_queue_has_a_depth_alarm(resources: dict[str, Any]) ->
         for queue in of_type(resources, "AWS::SQS::Queue").values()
         if "RedrivePolicy" in queue["Properties"]
     }
-    assert dead_letter_queues == {"AgentQueueDLQ", "ChatDLQ", "AgentEventsDLQ"}
+    assert dead_letter_queues == {"AgentQueueDLQ", "ChatDLQ", "AgentEventsDLQ", "TeardownDLQ"}
     watched = {}
     for alarm in of_type(resources, "AWS::CloudWatch::Alarm").values():
         props = alarm["Properties"]
@@ -326,3 +326,56 @@ def _registered_resource_wildcards() -> set[tuple[str, str]]:
 def test_the_template_names_no_account() -> None:
     text = TEMPLATE.read_text()
     assert not re.search(r"(?<![0-9])[0-9]{12}(?![0-9])", text), "an account id in template.yaml"
+
+
+# ------------------------------------------------------------------------------------- teardown
+
+# The API's statements a later teardown pass needs (the first pass runs in the API).
+TEARDOWN_STATEMENTS = {
+    "TeardownUserRoles",
+    "TeardownSiteBuckets",
+    "TeardownDistributions",
+    "TeardownOriginAccessControls",
+    "TeardownSiteInstances",
+    "TeardownSiteSecurityGroups",
+    "DescribeSiteInstancesAndSecurityGroups",
+    "TeardownSiteInstanceProfiles",
+    "TeardownSiteInstanceRoles",
+    "StopExecutionsOfTornDownSessions",
+}
+
+
+def _statements(properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        statement["Sid"]: statement
+        for policy in properties["Policies"]
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+    }
+
+
+def test_later_teardown_passes_run_from_their_queue_with_only_the_teardown_permissions(
+    resources: dict[str, Any], aws_resolver: Resolver
+) -> None:
+    function = aws_resolver.resolve(resources["TeardownFunction"]["Properties"])
+    api = aws_resolver.resolve(resources["ApiFunction"]["Properties"])
+    assert function["Handler"] == "app.continue_teardown"
+    (event,) = function["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == "TeardownQueue.Arn"
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue = aws_resolver.resolve(resources["TeardownQueue"]["Properties"])
+    assert int(queue["VisibilityTimeout"]) >= 6 * int(function["Timeout"])
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == "TeardownDLQ.Arn"
+
+    statements, api_statements = _statements(function), _statements(api)
+    assert set(statements) == TEARDOWN_STATEMENTS
+    for sid, statement in statements.items():
+        assert statement == api_statements[sid], sid
+    assert [p for p in function["Policies"] if "Statement" not in p] == [
+        {"DynamoDBCrudPolicy": {"TableName": "physical-Table"}},
+        {"SQSSendMessagePolicy": {"QueueName": "TeardownQueue.QueueName"}},
+    ]
+    # The first pass runs in the API: it queues the second, and tells every agent host.
+    assert {"SQSSendMessagePolicy": {"QueueName": "TeardownQueue.QueueName"}} in api["Policies"]
+    assert api_statements["SendChatToAgentHostQueues"]["Resource"] == "AgentQueue.Arn-host-*"

@@ -12,6 +12,7 @@ const TONES = {
   rejected: 'bg-slate-200 text-slate-700',
   deleted: 'bg-red-100 text-red-800',
   delete_failed: 'bg-red-100 text-red-800',
+  deleting: 'bg-amber-100 text-amber-900',
   failed: 'bg-red-100 text-red-800',
   FAILED: 'bg-red-100 text-red-800',
   TIMED_OUT: 'bg-red-100 text-red-800',

@@ -2,6 +2,8 @@ import { completeSession, deleteSession, deleteUser, redeploy, restoreSession } 
 
 const OPEN = new Set(['requested', 'active', 'live'])
 const GONE = new Set(['deleted'])
+// Teardown not finished: nothing to redeploy (deleting: a later pass finishes it by itself).
+const LEAVING = new Set(['delete_failed', 'deleting'])
 
 function who(session) {
   return session.email || session.client_name || session.user_id
@@ -12,7 +14,7 @@ export function actionsFor(session) {
   const user = who(session)
   const site = session.name || session.session_id
   const actions = []
-  if (session.latest_execution_id && !GONE.has(session.status) && session.status !== 'delete_failed') {
+  if (session.latest_execution_id && !GONE.has(session.status) && !LEAVING.has(session.status)) {
     actions.push({
       key: 'redeploy',
       label: 'Redeploy',
