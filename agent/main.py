@@ -26,6 +26,7 @@ from agent.consumer import Consumer
 from agent.edge import Edge
 from agent.engine.claude_code import ClaudeCodeEngine
 from agent.events import EventPublisher
+from agent.host_metrics import HostMetrics
 from agent.leases import AgentQueues, AgentRegistry, LeaseKeeper, SessionLeases
 from agent.notify_hub import NotifyHub
 from agent.pane_user import pane_user_from_setting
@@ -66,10 +67,22 @@ class ActivityRelay:
         self._events.activity(task.execution_id, task.user_id, type_, message, task.step)
 
 
+# Loggers held at WARNING in the agent's log. azure-core's HTTP logging policy writes every SDK
+# request (URL, headers) at INFO: a deploy of a site is one such block per file uploaded, which
+# buries the agent's own lines. Their warnings and errors still come through.
+QUIET_LOGGERS = ("azure", "azure.core.pipeline.policies.http_logging_policy")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging() -> None:
+    """The agent's log: its own INFO lines, and only warnings from the SDKs it drives."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def run_agent(settings: AgentSettings | None = None, cloud: CloudSettings | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     settings = settings or AgentSettings()
     cloud = cloud or CloudSettings()
     if not cloud.agent_queue_url or not cloud.artifacts_bucket:
@@ -122,7 +135,13 @@ def run_agent(settings: AgentSettings | None = None, cloud: CloudSettings | None
     restorer = SessionRestorer(settings.work_dir, cloud.artifacts_bucket, cloud.table, engine)
     gate = SessionGate(leases, restorer, settings.max_sessions)
     sweeper = QueueSweeper(registry, cloud.agent_queue_url, cloud.chat_queue_url)
-    keeper = LeaseKeeper(leases, registry, on_tick=sweeper.sweep).start()
+    metrics = HostMetrics(settings.scaling_group, leases.count)
+
+    def every_tick() -> None:
+        metrics.publish()  # never raises
+        sweeper.sweep()
+
+    keeper = LeaseKeeper(leases, registry, on_tick=every_tick).start()
     ledger = TaskLedger(cloud.table, settings.agent_id, settings.visibility_seconds)
 
     def consumer_of(queue_url: str, shared: bool) -> Consumer:
@@ -133,7 +152,9 @@ def run_agent(settings: AgentSettings | None = None, cloud: CloudSettings | None
             concurrency=settings.concurrency,
             heartbeat_seconds=settings.heartbeat_seconds,
             visibility_seconds=settings.visibility_seconds,
-            handle_command=UserTeardown(settings.work_dir, sessions, credentials.forget_user),
+            handle_command=UserTeardown(
+                settings.work_dir, sessions, credentials.forget_user, leases
+            ),
             ledger=ledger,
             grace_seconds=settings.shutdown_grace_seconds,
             gate=gate,
