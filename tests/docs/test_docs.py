@@ -32,6 +32,7 @@ ASL = ROOT / "stepfunctions" / "pipeline.asl.json"
 # CamelCase words in code spans that are not names in template.yaml: Step Functions history
 # event types, AWS error codes and names of AWS's own, and the pipeline's error names.
 AWS_TERMS = {
+    "AutoScalingGroupName",  # a CloudWatch dimension of Auto Scaling
     "LambdaFunctionScheduled",
     "LambdaFunctionStarted",
     "LambdaFunctionSucceeded",
@@ -319,6 +320,9 @@ def test_template_names_in_the_docs_exist() -> None:
     for source in sorted((ROOT / "control_plane").rglob("*.py")):
         metrics.update(re.findall(r'count\(\s*"(\w+)"', source.read_text(encoding="utf-8")))
     known |= metrics
+    from agent.host_metrics import SESSIONS_PER_HOST
+
+    known.add(SESSIONS_PER_HOST)  # the agent hosts' own metric
     for page, code in _all_code():
         # A JMESPath query names fields of AWS's answers, not of the template.
         code = re.sub(r"--query\s+(\"[^\"]*\"|'[^']*')", "", code)

@@ -237,14 +237,23 @@ def test_the_agent_role_is_iam_agent_host_policy(
     assert _normalised(policies["agent"]["Statement"]) == _normalised(
         _render(document)["Statement"]
     )
-    # The host's own needs: its package (read only), the model key, Session Manager.
+    # The host's own needs: its package (read only), the model key, its load metric, Session
+    # Manager.
     host = {statement["Sid"]: statement for statement in policies["agent-host"]["Statement"]}
     assert set(host) == {
         "ReadAgentPackages",
+        "PublishHostLoad",
         "SessionManagerRegistration",
         "SessionManagerChannels",
     }
     assert host["ReadAgentPackages"]["Action"] == "s3:GetObject"
+    assert host["PublishHostLoad"] == {
+        "Sid": "PublishHostLoad",
+        "Effect": "Allow",
+        "Action": "cloudwatch:PutMetricData",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": "tmux-builder"}},
+    }
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "ec2.amazonaws.com"
     }
@@ -302,13 +311,25 @@ def test_no_function_shares_a_role_or_has_a_wildcard_action(resources: dict[str,
         for policy in props["Policies"]:
             if not (isinstance(policy, dict) and "Statement" in policy):
                 continue
-            for statement in policy["Statement"]:
+            for statement in _either_branch(policy["Statement"]):
                 actions = statement["Action"]
                 actions = [actions] if isinstance(actions, str) else actions
                 assert all(a != "*" and not a.endswith(":*") for a in actions), logical_id
                 if (logical_id, statement.get("Sid")) in _registered_resource_wildcards():
                     continue  # no resource-level permissions; iam/wildcards.yaml says why
                 assert statement.get("Resource") != "*", f"{logical_id}: {statement['Sid']}"
+
+
+def _either_branch(statements: list[Any]) -> list[dict[str, Any]]:
+    """The statements, with a conditional one (``Fn::If``) counted in both of its branches."""
+    found: list[dict[str, Any]] = []
+    for statement in statements:
+        if isinstance(statement, dict) and "Fn::If" in statement:
+            _condition, *branches = statement["Fn::If"]
+            found.extend(_either_branch([b for b in branches if b != {"Ref": "AWS::NoValue"}]))
+        else:
+            found.append(statement)
+    return found
 
 
 def _registered_resource_wildcards() -> set[tuple[str, str]]:
