@@ -288,7 +288,10 @@ class SessionLeases:
                 lost.append(session_id)
                 with self._lock:
                     self._held.pop(session_id, None)
-                log.warning("lost the lease of session %s to another host", session_id)
+                log.warning(
+                    "lost the lease of session %s (another host took it, or the site was deleted)",
+                    session_id,
+                )
         return lost
 
     def release(self, session_id: str) -> bool:

@@ -96,6 +96,11 @@ def put(
     _write(_client().put_item, kwargs)
 
 
+def delete(key: Mapping[str, str]) -> None:
+    """Remove an item; nothing happens when there is none."""
+    _write(_client().delete_item, {"TableName": _table(), "Key": serialize(key)})
+
+
 def put_new(item: Mapping[str, Any]) -> None:
     """Create an item; :class:`ConditionFailed` if one with that key exists."""
     put(item, condition="attribute_not_exists(#pk)", names={"#pk": keys.PK})

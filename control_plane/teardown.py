@@ -132,6 +132,7 @@ def teardown_session(
     report = _stop_running_builds(user_id, {session_id})
     records = [r for r in _active_resources(user_id) if r["session_id"] == session_id]
     report.extend(_remove_resources(user_id, records, distribution_wait_seconds))
+    _end_lease(session_id)
     if attempt == 1 and not [s for s in _live_sessions(user_id) if s != session_id]:
         report.extend(_tell_agent(user_id))
     follow_up = TeardownFollowUp(user_id=user_id, session_id=session_id, attempt=attempt)
@@ -166,6 +167,8 @@ def teardown_user(
     ]
     report.extend(_remove_resources(user_id, strays, distribution_wait_seconds))
     report.extend(_remove_identity(user_id))
+    for session_id in session_ids:
+        _end_lease(session_id)
     if attempt == 1:
         report.extend(_tell_agent(user_id))
     status = _settle(report, TeardownFollowUp(user_id=user_id, attempt=attempt))
@@ -188,6 +191,12 @@ def _live_sessions(user_id: str) -> list[str]:
     """Sessions not being deleted (a completed site is still live: it can be restored)."""
     gone = {DELETED, DELETE_FAILED, DELETING}
     return [s["session_id"] for s in _sessions_of(user_id) if s.get("status") not in gone]
+
+
+def _end_lease(session_id: str) -> None:
+    """Nothing more is routed to the host that held the deleted session; the host notices at
+    its next renewal (the conditional renew finds no lease) and forgets it."""
+    store.delete(keys.session_lease(session_id))
 
 
 def _active_resources(user_id: str) -> list[dict[str, Any]]:

@@ -262,8 +262,17 @@ def cmd_teardown(
         if typed.strip() != user_id[:12]:
             print("not confirmed; nothing was changed", file=sys.stderr)
             return EXIT_NOT_CONFIRMED
-    removed = api.delete_user(user_id).get("removed", [])
-    print(f"user {user_id} torn down; removed {len(removed)} resource(s)", file=out)
+    answer = api.delete_user(user_id)
+    removed = answer.get("removed", [])
+    if answer.get("status") == "deleting":
+        print(
+            f"user {user_id} is being torn down; removed {len(removed)} resource(s) so far, the "
+            "rest (waiting for CloudFront or EC2) is removed by later passes on its own; "
+            f"`tmux-builder sessions` shows it as deleting until then",
+            file=out,
+        )
+    else:
+        print(f"user {user_id} torn down; removed {len(removed)} resource(s)", file=out)
     for item in removed:
         print(f"  {item['resource_type']}: {item['resource_id']}", file=out)
     return EXIT_OK

@@ -17,9 +17,10 @@ from botocore.exceptions import ClientError
 from agent.credentials import UserCredentials
 from agent.deploy.aws_static import deploy_static_site
 from agent.edge import Edge
-from agent.leases import AgentRegistry, own_queue_names
+from agent.leases import AgentRegistry, SessionLeases, own_queue_names
 from control_plane import (
     iam_identity,
+    routing,
     sessions,
     store,
     teardown,
@@ -578,3 +579,27 @@ def test_without_a_live_host_the_agent_command_goes_to_the_shared_queue(
 
     assert _commands_on(expired) == []
     assert agent_commands(stack, user_id) == [AgentCommand(user_id=user_id)]
+
+
+def test_a_deleted_site_s_lease_ends_and_its_host_forgets_it(
+    stack: StackOutputs, agent_hosts: Callable[..., str]
+) -> None:
+    """Nothing more is routed to the host that held a deleted site, even when the user keeps
+    other sites (their tmux session stays, so the agent is not told)."""
+    queue = agent_hosts("teardown-host-g", 60)
+    user_id = _new_user()
+    deleted = naming.new_session_id()
+    kept = naming.new_session_id()
+    for session_id in (deleted, kept):
+        sessions.create(user_id, session_id, Provider.AWS, SiteType.STATIC, "a tea shop")
+    host = SessionLeases(stack.outputs["TableName"], "teardown-host-g", queue, "", 60)
+    host.acquire(deleted, user_id)
+    host.acquire(kept, user_id)
+
+    assert teardown.teardown_session(user_id, deleted).failed == []
+
+    assert routing.live_lease(deleted) is None
+    assert routing.task_route(deleted).queue_url == stack.outputs["AgentQueueUrl"]
+    assert host.renew_all() == [deleted]
+    assert set(host.held()) == {kept}
+    assert routing.task_route(kept).queue_url == queue

@@ -242,6 +242,23 @@ def test_teardown_asks_and_does_nothing_unless_confirmed(
     assert "removed 1 resource(s)" in out.getvalue() and "s3_bucket: b" in out.getvalue()
 
 
+def test_teardown_that_finishes_later_says_so(api: FakeApi) -> None:
+    _with_sessions(api)
+    api.routes[("DELETE", f"/api/admin/users/{USER}")] = (
+        200,
+        {
+            "user_id": USER,
+            "status": "deleting",
+            "removed": [{"resource_type": "s3_bucket", "resource_id": "b"}],
+        },
+    )
+
+    code, out, _ = _run(api, "teardown", USER, "--yes")
+
+    assert code == operator_cli.EXIT_OK
+    assert "is being torn down" in out and "later passes" in out and f"{USER} torn down" not in out
+
+
 def test_teardown_without_a_terminal_needs_yes(
     api: FakeApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
