@@ -392,7 +392,7 @@ class ChatConsumer:
 
     def _admitted(self, raw: dict[str, Any], message: ChatMessage) -> bool:
         """Whether the message runs here; else it went to its session's owner or comes back."""
-        from agent.takeover import Verdict, forward_chat
+        from agent.takeover import MessageActions, forward_chat, settle_admission
 
         assert self._gate is not None
         admission = self._gate.admit(
@@ -402,22 +402,19 @@ class ChatConsumer:
             from_shared=self._shared,
             receive_count=int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
         )
-        if admission.verdict is Verdict.RUN:
-            return True
-        if admission.verdict is Verdict.FORWARD and admission.queue_url != self._queue_url:
-            try:
-                forward_chat(
-                    admission.queue_url, raw["Body"], message.session_id, message.message_id
-                )
-            except Exception:
-                log.exception("could not forward chat %s to its owner", message.message_id)
-                self._release(raw, visible_in=5)
-                return False
-            log.info("chat %s belongs to %s: forwarded", message.message_id, admission.reason)
-            self._release(raw, delete=True)
-            return False
-        self._release(raw, visible_in=admission.delay_seconds or 5)
-        return False
+        return settle_admission(
+            admission,
+            self._queue_url,
+            MessageActions(
+                what=f"chat {message.message_id}",
+                forward=lambda queue_url: forward_chat(
+                    queue_url, raw["Body"], message.session_id, message.message_id
+                ),
+                forwarded=lambda: self._release(raw, delete=True),
+                later=lambda seconds: self._release(raw, visible_in=seconds),
+                retry_seconds=5,
+            ),
+        )
 
     def _release(
         self, raw: dict[str, Any], *, delete: bool = False, visible_in: int | None = None

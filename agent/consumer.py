@@ -378,7 +378,7 @@ class Consumer:
 
     def _admitted(self, job: _Job) -> bool:
         """Whether the task runs here; else it was forwarded to its owner or comes back later."""
-        from agent.takeover import Verdict, forward_task
+        from agent.takeover import MessageActions, forward_task, settle_admission
 
         assert self._gate is not None and job.task is not None
         task = job.task
@@ -390,23 +390,23 @@ class Consumer:
             from_shared=self._shared,
             receive_count=job.receive_count,
         )
-        if admission.verdict is Verdict.RUN:
-            return True
-        if admission.verdict is Verdict.FORWARD and admission.queue_url != self._queue_url:
-            try:
-                forward_task(admission.queue_url, job.body)
-            except Exception:
-                log.exception("could not forward %s to its owner; it comes back", job.key)
-                self._set_visibility(job, LEDGER_RETRY_SECONDS)
-                return False
-            log.info("%s belongs to %s: forwarded to its queue", job.key, admission.reason)
+
+        def forwarded() -> None:
             with job.lock:
                 job.answered = True
                 self._delete_all(job)
-            return False
-        log.info("%s waits %d s (%s)", job.key, admission.delay_seconds, admission.reason)
-        self._set_visibility(job, admission.delay_seconds or LEDGER_RETRY_SECONDS)
-        return False
+
+        return settle_admission(
+            admission,
+            self._queue_url,
+            MessageActions(
+                what=job.key,
+                forward=lambda queue_url: forward_task(queue_url, job.body),
+                forwarded=forwarded,
+                later=lambda seconds: self._set_visibility(job, seconds),
+                retry_seconds=LEDGER_RETRY_SECONDS,
+            ),
+        )
 
     def _claim(self, job: _Job) -> Claim | None:
         """The ledger's decision; None (and the message back later) if it cannot be read."""

@@ -29,6 +29,7 @@ import secrets
 import shutil
 import tarfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -382,6 +383,45 @@ def forward_chat(queue_url: str, body: str, session_id: str, message_id: str) ->
         MessageGroupId=session_id,
         MessageDeduplicationId=f"{message_id[:100]}.{secrets.token_hex(6)}",
     )
+
+
+@dataclass(frozen=True)
+class MessageActions:
+    """What a consumer does with one received message, for :func:`settle_admission`.
+
+    ``forward(queue_url)`` sends it to the owner's queue, ``forwarded()`` removes it here once
+    it was sent, ``later(seconds)`` makes it visible again. ``what`` names it in the log.
+    """
+
+    what: str
+    forward: Callable[[str], None]
+    forwarded: Callable[[], None]
+    later: Callable[[int], None]
+    retry_seconds: int
+
+
+def settle_admission(admission: Admission, own_queue_url: str, actions: MessageActions) -> bool:
+    """Carry out the gate's verdict on a message: True when it runs here.
+
+    Otherwise it went to its session's owner (a failed send brings it back later) or comes
+    back after the admission's delay. Task and chat consumers share this; only the actions
+    differ (a task's ledger job vs a raw chat message).
+    """
+    if admission.verdict is Verdict.RUN:
+        return True
+    if admission.verdict is Verdict.FORWARD and admission.queue_url != own_queue_url:
+        try:
+            actions.forward(admission.queue_url)
+        except Exception:
+            log.exception("could not forward %s to its owner; it comes back", actions.what)
+            actions.later(actions.retry_seconds)
+            return False
+        log.info("%s belongs to %s: forwarded to its queue", actions.what, admission.reason)
+        actions.forwarded()
+        return False
+    log.info("%s waits %d s (%s)", actions.what, admission.delay_seconds, admission.reason)
+    actions.later(admission.delay_seconds or actions.retry_seconds)
+    return False
 
 
 # --------------------------------------------------------------------------- dead hosts' queues
