@@ -31,7 +31,6 @@ import contextlib
 import ctypes
 import hashlib
 import io
-import json
 import logging
 import os
 import shutil
@@ -41,23 +40,22 @@ import subprocess
 import tarfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from tmux_builder.dynamic_site import PORT_ENV, InvalidUserData, site_config_from_user_data
-from tmux_builder.local.gateway import BackgroundServer
+from tmux_builder.local.control_api import ControlApi, json_response
 from tmux_builder.local.moto_server import aws_client
 from tmux_builder.naming import TAG_PROJECT
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    pass
 
 __all__ = ["InstanceHost", "InstanceHostError", "RunningApp"]
 
@@ -142,39 +140,39 @@ class InstanceHost:
         self._ports: dict[str, int] = {}
         # Apps handed over by run_release: no moto instance, so never reaped by the watcher.
         self._handed_over: set[str] = set()
-        self._control: BackgroundServer | None = None
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
         # One long-lived thread starts every app: PR_SET_PDEATHSIG fires when the *thread*
         # that forked the child ends, so a short-lived request thread must not do it.
         self._spawner: ThreadPoolExecutor | None = None
-        self._routes = Map(
+        self._control = ControlApi(
+            "instance-host-control",
             [
                 Rule("/instances", methods=["GET"], endpoint="list"),
                 Rule("/instances/<instance_id>", methods=["POST"], endpoint="run"),
                 Rule("/instances/<instance_id>", methods=["DELETE"], endpoint="stop"),
                 Rule("/health", methods=["GET"], endpoint="health"),
-            ]
+            ],
+            self._control_response,
+            lambda exc: exc.status if isinstance(exc, InstanceHostError) else None,
         )
 
     # ------------------------------------------------------------------------ lifecycle
 
     @property
     def control_url(self) -> str:
-        if self._control is None:
+        if not self._control.running:
             raise InstanceHostError("the instance host is not running")
         return self._control.url
 
     def start(self) -> InstanceHost:
         with self._lock:
-            if self._control is not None:
+            if self._control.running:
                 return self
             self._state_dir.mkdir(parents=True, exist_ok=True)
             self._stopping.clear()
             self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="instance-spawn")
-            self._control = BackgroundServer(
-                self._control_app, self._host, self._control_port, name="instance-host-control"
-            )
+            self._control.start(self._host, self._control_port)
             self._watcher = threading.Thread(
                 target=self._watch, name="instance-host-watch", daemon=True
             )
@@ -190,9 +188,7 @@ class InstanceHost:
         with self._lock:
             for instance_id in list(self._apps):
                 self._stop_app(instance_id)
-            if self._control is not None:
-                self._control.stop()
-                self._control = None
+            self._control.stop()
             if self._spawner is not None:
                 self._spawner.shutdown(wait=True)
                 self._spawner = None
@@ -419,32 +415,19 @@ class InstanceHost:
 
     # ------------------------------------------------------------------- control API
 
-    def _control_app(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
-        request = Request(environ)
-        try:
-            endpoint, arguments = self._routes.bind_to_environ(environ).match()
-            response = self._control_response(str(endpoint), arguments, request)
-        except HTTPException as exc:
-            response = _json({"error": exc.description}, exc.code or 500)
-        except InstanceHostError as exc:
-            response = _json({"error": str(exc)}, exc.status)
-        return response(environ, start_response)
-
     def _control_response(
         self, endpoint: str, arguments: Mapping[str, str], _request: Request
     ) -> Response:
         if endpoint == "health":
-            return _json({"ok": True})
+            return json_response({"ok": True})
         if endpoint == "list":
-            return _json({"instances": [_app_json(info) for info in self.apps().values()]})
+            return json_response({"instances": [_app_json(info) for info in self.apps().values()]})
         instance_id = arguments["instance_id"]
         if endpoint == "run":
-            return _json(_app_json(self.run(instance_id)))
+            return json_response(_app_json(self.run(instance_id)))
         if not self.unrun(instance_id):
-            return _json({"error": f"{instance_id} has no running app"}, 404)
-        return _json({"instance_id": instance_id, "running": False})
+            return json_response({"error": f"{instance_id} has no running app"}, 404)
+        return json_response({"instance_id": instance_id, "running": False})
 
 
 def _end_group(process: subprocess.Popen[bytes]) -> None:
@@ -476,7 +459,3 @@ def _app_json(info: RunningApp) -> dict[str, Any]:
         "port": info.port,
         "release": info.release,
     }
-
-
-def _json(document: Any, status: int = 200) -> Response:
-    return Response(json.dumps(document), status=status, content_type="application/json")

@@ -36,10 +36,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
+from tmux_builder.local.control_api import ControlApi, json_response
 from tmux_builder.local.gateway import BackgroundServer
 from tmux_builder.local.moto_server import aws_client
 from tmux_builder.naming import AZURE_CONTAINER_RE
@@ -130,8 +130,8 @@ class SiteServer:
         self._s3 = aws_client("s3", endpoint_url, region)
         self._lock = threading.RLock()
         self._sites: dict[str, tuple[SiteInfo, BackgroundServer]] = {}
-        self._control: BackgroundServer | None = None
-        self._routes = Map(
+        self._control = ControlApi(
+            "site-server-control",
             [
                 Rule("/distributions", methods=["GET"], endpoint="list"),
                 Rule("/distributions/<distribution_id>", methods=["GET"], endpoint="show"),
@@ -141,25 +141,25 @@ class SiteServer:
                 Rule("/containers/<container>", methods=["POST"], endpoint="serve_container"),
                 Rule("/containers/<container>", methods=["DELETE"], endpoint="unserve_container"),
                 Rule("/health", methods=["GET"], endpoint="health"),
-            ]
+            ],
+            self._control_response,
+            lambda exc: 404 if isinstance(exc, DistributionNotFound | ContainerNotFound) else None,
         )
 
     # ------------------------------------------------------------------------ lifecycle
 
     @property
     def control_url(self) -> str:
-        if self._control is None:
+        if not self._control.running:
             raise SiteServerError("the site server is not running")
         return self._control.url
 
     def start(self) -> SiteServer:
         """Open the control endpoint and re-open the persisted sites that still exist."""
         with self._lock:
-            if self._control is not None:
+            if self._control.running:
                 return self
-            self._control = BackgroundServer(
-                self._control_app, self._host, self._control_port, name="site-server-control"
-            )
+            self._control.start(self._host, self._control_port)
             distributions, containers = self._read_state()
             for distribution_id, port in distributions.items():
                 try:
@@ -183,9 +183,7 @@ class SiteServer:
             for _, container_server in self._containers.values():
                 container_server.stop()
             self._containers.clear()
-            if self._control is not None:
-                self._control.stop()
-                self._control = None
+            self._control.stop()
 
     def __enter__(self) -> SiteServer:
         return self.start()
@@ -306,13 +304,13 @@ class SiteServer:
 
     def _container_response(self, endpoint: str, arguments: Mapping[str, str]) -> Response:
         if endpoint == "list_containers":
-            return _json({"containers": [asdict(i) for i in self.containers().values()]})
+            return json_response({"containers": [asdict(i) for i in self.containers().values()]})
         container = arguments["container"]
         if endpoint == "serve_container":
-            return _json(asdict(self.serve_container(container)))
+            return json_response(asdict(self.serve_container(container)))
         if not self.unserve_container(container):
-            return _json({"error": f"{container} is not served"}, 404)
-        return _json({"container": container, "served": False})
+            return json_response({"error": f"{container} is not served"}, 404)
+        return json_response({"container": container, "served": False})
 
     # -------------------------------------------------------------------------- state
 
@@ -347,47 +345,32 @@ class SiteServer:
 
     # ------------------------------------------------------------------- control API
 
-    def _control_app(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
-        request = Request(environ)
-        try:
-            endpoint, arguments = self._routes.bind_to_environ(environ).match()
-            response = self._control_response(str(endpoint), arguments, request)
-        except HTTPException as exc:
-            response = _json({"error": exc.description}, exc.code or 500)
-        except (DistributionNotFound, ContainerNotFound) as exc:
-            response = _json({"error": str(exc)}, 404)
-        return response(environ, start_response)
-
     def _control_response(
         self, endpoint: str, arguments: Mapping[str, str], request: Request
     ) -> Response:
         if endpoint == "health":
-            return _json({"ok": True})
+            return json_response({"ok": True})
         if endpoint == "list":
-            return _json({"distributions": [_site_json(info) for info in self.sites().values()]})
+            return json_response(
+                {"distributions": [_site_json(info) for info in self.sites().values()]}
+            )
         if endpoint.endswith("container") or endpoint == "list_containers":
             return self._container_response(endpoint, arguments)
         distribution_id = arguments["distribution_id"]
         if endpoint == "serve":
-            return _json(_site_json(self.serve(distribution_id)))
+            return json_response(_site_json(self.serve(distribution_id)))
         if endpoint == "unserve":
             if not self.unserve(distribution_id):
-                return _json({"error": f"{distribution_id} is not served"}, 404)
-            return _json({"distribution_id": distribution_id, "served": False})
+                return json_response({"error": f"{distribution_id} is not served"}, 404)
+            return json_response({"distribution_id": distribution_id, "served": False})
         info = self.sites().get(distribution_id)
         if info is None:
-            return _json({"error": f"{distribution_id} is not served"}, 404)
-        return _json(_site_json(info))
+            return json_response({"error": f"{distribution_id} is not served"}, 404)
+        return json_response(_site_json(info))
 
 
 def _site_json(info: SiteInfo) -> dict[str, Any]:
     return asdict(info)
-
-
-def _json(document: Any, status: int = 200) -> Response:
-    return Response(json.dumps(document), status=status, content_type="application/json")
 
 
 class _EdgeApp:
