@@ -3,7 +3,7 @@
 On AWS a distribution is reached at ``https://<domain_name>``. On one machine nothing serves
 CloudFront (moto only keeps its control plane), so the embedded stack runs a local site server
 that plays the edge: the agent registers each distribution with it and gets back the URL where
-that server serves the distribution's bucket. ``CloudSettings.edge`` says which one applies.
+that server serves the distribution's bucket. ``AgentSettings.edge`` says which one applies.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class InstanceEndpoints:
 
     On AWS that is the instance's public DNS name on port 80. On one machine moto runs no
     instances: the embedded stack's instance host runs each instance's release as a local
-    process, and answers its URL (``CloudSettings.instance_host`` is its base URL).
+    process, and answers its URL (``AgentSettings.instance_host`` is its base URL).
     """
 
     instance_host: str = ""

@@ -104,7 +104,7 @@ def run_agent(settings: AgentSettings | None = None, cloud: CloudSettings | None
             engine=engine,
             events=events,
             artifacts=Artifacts(cloud.artifacts_bucket),
-            edge=Edge.from_settings(cloud.edge),
+            edge=Edge.from_settings(settings.edge),
             panes=panes,
         )
     )

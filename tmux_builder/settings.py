@@ -1,7 +1,10 @@
 """Configuration read from the environment, the same way in Lambda, on the agent host and locally.
 
-The template (``template.yaml``, Globals) sets these for the Lambda functions; the embedded stack
-sets them from the same template for the in-process handlers and the agent.
+The template sets :class:`CloudSettings` for the Lambda functions (Globals) and, with the
+agent's own settings, for the agent hosts (their ``agent.env``); the embedded stack sets them
+from the same template for the in-process handlers and the agents, and gives its agents the
+addresses of its local stand-ins for CloudFront and EC2. Settings only the agent reads live in
+:class:`AgentSettings`, so a function's environment holds nothing it does not use.
 AWS endpoints are not configured here: boto3 reads ``AWS_ENDPOINT_URL`` itself, which is how the
 embedded stack points every client at moto without any code knowing.
 """
@@ -31,19 +34,6 @@ class CloudSettings(BaseSettings):
     artifacts_bucket: str = ""
     state_machine_arn: str = ""
     region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
-    # How a CloudFront distribution is reached: "cloudfront" (its domain name) or the base URL
-    # of the local site server that plays the edge on one machine.
-    edge: str = "cloudfront"
-    # How a dynamic site's EC2 instance is reached: "ec2" (its public DNS name) or the base URL
-    # of the embedded stack's instance host, which runs each instance's release locally.
-    instance_host: str = "ec2"
-    # Dynamic sites' instances: type, and AMI (empty: the latest Amazon Linux 2023 from SSM).
-    site_instance_type: str = "t3.micro"
-    site_instance_ami: str = ""
-    # The managed policy every dynamic site's instance role is created with as its permissions
-    # boundary (template.yaml SiteInstanceBoundary; the per-user policy requires one named
-    # policy/tmux-builder/*-site-instance-boundary). Empty: none, as on the embedded stack.
-    site_instance_boundary_arn: str = ""
     # Where health_check may look; "local" allows loopback URLs (the embedded stack only).
     environment: str = "aws"
     # Base URL of the portal; client links point into it.
@@ -64,9 +54,40 @@ class CloudSettings(BaseSettings):
 
 
 class AgentSettings(BaseSettings):
-    """The agent host."""
+    """The agent host.
 
-    model_config = SettingsConfigDict(env_prefix="TMUX_BUILDER_AGENT_", extra="ignore")
+    Where and how the agent puts sites (``edge``, ``instance_host``, ``site_instance_*``) is
+    read only here: the Lambda functions never deploy a site, so the template does not hand
+    them these. Those keep the variable names they had as cloud settings
+    (``TMUX_BUILDER_EDGE``, ``TMUX_BUILDER_INSTANCE_HOST``, ``TMUX_BUILDER_SITE_INSTANCE_*``,
+    see :func:`environment_variable`), which the agent host's ``agent.env`` and the docs use.
+    """
+
+    # populate_by_name (pydantic >= 2.10, as pinned; validate_by_name from 2.11):
+    # AgentSettings(instance_host=...) sets the field; without it pydantic would ignore that
+    # keyword, which matches no alias. A side effect in pydantic-settings: the prefixed spelling
+    # (TMUX_BUILDER_AGENT_INSTANCE_HOST) is read too, after the documented name.
+    model_config = SettingsConfigDict(
+        env_prefix="TMUX_BUILDER_AGENT_", extra="ignore", populate_by_name=True
+    )
+
+    # How a CloudFront distribution is reached: "cloudfront" (its domain name) or the base URL
+    # of the local site server that plays the edge on one machine.
+    edge: str = Field(default="cloudfront", validation_alias="TMUX_BUILDER_EDGE")
+    # How a dynamic site's EC2 instance is reached: "ec2" (its public DNS name) or the base URL
+    # of the embedded stack's instance host, which runs each instance's release locally.
+    instance_host: str = Field(default="ec2", validation_alias="TMUX_BUILDER_INSTANCE_HOST")
+    # Dynamic sites' instances: type, and AMI (empty: the latest Amazon Linux 2023 from SSM).
+    site_instance_type: str = Field(
+        default="t3.micro", validation_alias="TMUX_BUILDER_SITE_INSTANCE_TYPE"
+    )
+    site_instance_ami: str = Field(default="", validation_alias="TMUX_BUILDER_SITE_INSTANCE_AMI")
+    # The managed policy every dynamic site's instance role is created with as its permissions
+    # boundary (template.yaml SiteInstanceBoundary; the per-user policy requires one named
+    # policy/tmux-builder/*-site-instance-boundary). Empty: none, as on the embedded stack.
+    site_instance_boundary_arn: str = Field(
+        default="", validation_alias="TMUX_BUILDER_SITE_INSTANCE_BOUNDARY_ARN"
+    )
 
     agent_id: str = "agent-1"
     work_dir: Path = Path("/var/lib/tmux-builder")
@@ -153,6 +174,18 @@ class AzureSettings(BaseSettings):
     @property
     def is_local(self) -> bool:
         return bool(self.blob_endpoint)
+
+
+def environment_variable(settings_class: type[BaseSettings], field_name: str) -> str:
+    """The environment variable one setting is read from: its alias, else prefix and name.
+
+    The template, the embedded stack and the docs name settings by these variables; tests
+    check them against the settings classes through this one rule.
+    """
+    field = settings_class.model_fields[field_name]
+    if isinstance(field.validation_alias, str):
+        return field.validation_alias
+    return f"{settings_class.model_config.get('env_prefix', '')}{field_name}".upper()
 
 
 @lru_cache(maxsize=1)

@@ -69,19 +69,23 @@ _RELEASE_MAX_BYTES = 100 * 1024 * 1024
 
 
 def deploy(request: DeployRequest) -> DeployOutcome:
-    """The deployer for aws/dynamic (see :mod:`agent.deploy.base`)."""
-    cloud = request.cloud
+    """The deployer for aws/dynamic (see :mod:`agent.deploy.base`).
+
+    What the instance is and how it is reached are the agent host's settings: no Lambda
+    function launches instances.
+    """
+    settings = request.settings
     return deploy_dynamic_site(
         request.aws_session(),
         request.code_dir,
         name=request.site.resource_name,
         tags=request.tags,
-        endpoints=InstanceEndpoints.from_settings(cloud.instance_host),
+        endpoints=InstanceEndpoints.from_settings(settings.instance_host),
         progress=request.progress,
         launch_key=request.execution_id,
-        instance_type=cloud.site_instance_type,
-        image_id=cloud.site_instance_ami,
-        role_boundary=cloud.site_instance_boundary_arn,
+        instance_type=settings.site_instance_type,
+        image_id=settings.site_instance_ami,
+        role_boundary=settings.site_instance_boundary_arn,
         record=request.record,
     )
 

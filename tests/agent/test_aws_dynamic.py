@@ -7,7 +7,9 @@ import base64
 import io
 import json
 import tarfile
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,14 @@ from agent.deploy.aws_dynamic import (
     RESOURCE_INSTANCE_PROFILE,
     RESOURCE_INSTANCE_ROLE,
     RESOURCE_SECURITY_GROUP,
+    deploy,
     deploy_dynamic_site,
 )
 from agent.deploy.aws_static import RESOURCE_BUCKET
-from agent.deploy.base import DEPLOYERS, SiteResource
-from agent.edge import InstanceEndpoints
+from agent.deploy.base import DEPLOYERS, DeployRequest, SiteResource
+from agent.edge import Edge, InstanceEndpoints
 from agent.errors import DeployError
-from tmux_builder.contracts import Provider, SiteType
+from tmux_builder.contracts import Provider, SiteSpec, SiteType
 from tmux_builder.dynamic_site import (
     RELEASE_KEY,
     SITE_CONFIG_PATH,
@@ -34,6 +37,7 @@ from tmux_builder.dynamic_site import (
     site_config_from_user_data,
 )
 from tmux_builder.naming import resource_tags
+from tmux_builder.settings import AgentSettings, CloudSettings
 
 USER_ID = "0123456789abcdef0123456789abcdef"
 OTHER_USER = "fedcba9876543210fedcba9876543210"
@@ -410,3 +414,75 @@ def test_instance_endpoints_settings() -> None:
         InstanceEndpoints.from_settings("ftp://nope")
     with pytest.raises(DeployError, match="no public DNS"):
         InstanceEndpoints().url_for("i-1", "")
+
+
+@pytest.fixture
+def instance_host() -> Iterator[tuple[str, list[str]]]:
+    """A local instance host (its base URL, the paths it was asked for): like the embedded
+    stack's, POST /instances/<id> answers the URL of that instance's app."""
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            asked.append(self.path)
+            instance_id = self.path.rsplit("/", 1)[1]
+            body = json.dumps({"url": f"http://apps.test/{instance_id}/"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_deployer_takes_the_instance_and_its_host_from_the_agents_settings(
+    aws: boto3.Session,
+    app: Path,
+    instance_host: tuple[str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base_url, asked = instance_host
+    (image, *_) = aws.client("ec2").describe_images(Owners=["amazon"])["Images"]
+    boundary = "arn:aws:iam::123456789012:policy/tmux-builder/tmux-builder-site-instance-boundary"
+    # The agent host's variables (agent.env on AWS): the names they had as cloud settings.
+    monkeypatch.setenv("TMUX_BUILDER_INSTANCE_HOST", base_url + "/")
+    monkeypatch.setenv("TMUX_BUILDER_SITE_INSTANCE_TYPE", "t3.small")
+    monkeypatch.setenv("TMUX_BUILDER_SITE_INSTANCE_AMI", image["ImageId"])
+    monkeypatch.setenv("TMUX_BUILDER_SITE_INSTANCE_BOUNDARY_ARN", boundary)
+    site = SiteSpec(
+        provider=Provider.AWS, site_type=SiteType.DYNAMIC, slug="bakery-abcdef", resource_name=NAME
+    )
+    request = DeployRequest(
+        site=site,
+        user_id=USER_ID,
+        session_id=SESSION_ID,
+        execution_id="exec-settings",
+        code_dir=app,
+        site_dir=app,
+        tags=TAGS,
+        progress=lambda _message: None,
+        aws_session=lambda: aws,
+        edge=Edge(),
+        settings=AgentSettings(),
+        cloud=CloudSettings(),
+    )
+
+    outcome = deploy(request)
+
+    (instance,) = _instances(aws)
+    assert (instance["InstanceType"], instance["ImageId"]) == ("t3.small", image["ImageId"])
+    role = aws.client("iam").get_role(RoleName=NAME)["Role"]
+    assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+    assert asked == [f"/instances/{instance['InstanceId']}"]
+    assert outcome.result.url == f"http://apps.test/{instance['InstanceId']}/"

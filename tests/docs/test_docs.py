@@ -110,7 +110,7 @@ def _template() -> dict[str, Any]:
 
 
 def _makefile_targets() -> set[str]:
-    targets = set()
+    targets: set[str] = set()
     for line in _text(MAKEFILE).splitlines():
         match = re.match(r"^([A-Za-z0-9_.$()/-]+(?:\s+[A-Za-z0-9_.-]+)*)\s*:(?![=:])", line)
         if match and not line.startswith("\t"):
@@ -131,7 +131,7 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
 
 def _known_env_vars() -> set[str]:
     """TMUX_BUILDER_* names in the code and the template, and those pydantic-settings reads."""
-    from tmux_builder.settings import AgentSettings, CloudSettings
+    from tmux_builder.settings import AgentSettings, CloudSettings, environment_variable
 
     found: set[str] = set()
     sources = [TEMPLATE, MAKEFILE]
@@ -140,8 +140,7 @@ def _known_env_vars() -> set[str]:
     for source in sources:
         found.update(re.findall(r"TMUX_BUILDER_[A-Z0-9_]+", source.read_text(encoding="utf-8")))
     for settings in (CloudSettings, AgentSettings):
-        prefix = settings.model_config.get("env_prefix", "")
-        found.update(f"{prefix}{name}".upper() for name in settings.model_fields)
+        found.update(environment_variable(settings, name) for name in settings.model_fields)
     return found
 
 

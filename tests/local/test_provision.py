@@ -118,6 +118,9 @@ def test_resource_configuration(stack: StackOutputs, aws: Any) -> None:
     assert (configuration["Timeout"], configuration["MemorySize"]) == (300, 512)
     assert configuration["Runtime"] == "python3.11"
     assert configuration["Environment"]["Variables"] == stack.environment
+    # How sites are reached is the agent's to know (AgentSettings): no function gets it.
+    for agent_only in ("TMUX_BUILDER_EDGE", "TMUX_BUILDER_INSTANCE_HOST"):
+        assert agent_only not in stack.environment
 
 
 def test_state_machine_definition_is_the_file_with_substitutions(
@@ -154,14 +157,14 @@ def test_provision_is_idempotent_and_converges(
     assert _inventory(aws) == before
 
     # A changed parameter updates the functions' environment in place: nothing new is created.
-    edge = "http://127.0.0.1:9"
-    changed = provision(TEMPLATE, endpoint_url, {**PARAMETERS, "SiteEdge": edge})
+    assert stack.environment["TMUX_BUILDER_AUTO_APPROVE"] == "false"
+    changed = provision(TEMPLATE, endpoint_url, {**PARAMETERS, "AutoApprove": "true"})
     try:
-        assert changed.environment["TMUX_BUILDER_EDGE"] == edge
+        assert changed.environment["TMUX_BUILDER_AUTO_APPROVE"] == "true"
         configuration = aws("lambda").get_function_configuration(
             FunctionName=stack.functions["CreateUserFunction"].name
         )
-        assert configuration["Environment"]["Variables"]["TMUX_BUILDER_EDGE"] == edge
+        assert configuration["Environment"]["Variables"]["TMUX_BUILDER_AUTO_APPROVE"] == "true"
         assert _inventory(aws) == before
     finally:
         provision(TEMPLATE, endpoint_url, PARAMETERS)

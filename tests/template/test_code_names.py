@@ -1,5 +1,6 @@
 """Every function, queue, table, bucket, secret and state machine the code names is in the
-template, and every handler the template names is in the code."""
+template, and every handler the template names is in the code. The functions get every cloud
+setting and none of the agent's; the agent hosts get what the agent reads."""
 
 from __future__ import annotations
 
@@ -7,8 +8,15 @@ import json
 import re
 from typing import Any
 
+import pytest
+
 from tmux_builder.local.cfn_template import Resolver
-from tmux_builder.settings import AgentSettings, AzureSettings, CloudSettings
+from tmux_builder.settings import (
+    AgentSettings,
+    AzureSettings,
+    CloudSettings,
+    environment_variable,
+)
 
 from .conftest import ROOT, of_type
 
@@ -30,23 +38,47 @@ AGENT_CLOUD_VARIABLES = (
     "TMUX_BUILDER_EVENTS_QUEUE_URL",
     "TMUX_BUILDER_CHAT_QUEUE_URL",
     "TMUX_BUILDER_ARTIFACTS_BUCKET",
-    "TMUX_BUILDER_EDGE",
     "TMUX_BUILDER_ENVIRONMENT",
 )
+# The agent's own settings that keep the names they had as cloud settings, and what an AWS
+# agent host gets for each (the resolver's stand-in for the stack's boundary policy).
+AGENT_SITE_SETTINGS = {
+    "edge": "cloudfront",
+    "instance_host": "ec2",
+    "site_instance_type": "t3.micro",
+    "site_instance_ami": "",
+    "site_instance_boundary_arn": "physical-SiteInstanceBoundary",
+}
 
 
-def _setting_variable(prefix: str, name: str, field: Any) -> str:
-    alias = field.validation_alias
-    return alias if isinstance(alias, str) else f"{prefix}{name}".upper()
+def _agent_env_file(aws_resolver: Resolver, resources: dict[str, Any]) -> tuple[str, dict]:
+    """The agent host's user-data script, and the variables its agent.env sets."""
+    import base64
+
+    data = aws_resolver.resolve(resources["AgentLaunchTemplate"]["Properties"])
+    script = base64.b64decode(data["LaunchTemplateData"]["UserData"]).decode()
+    env_file = script.split("cat > /etc/tmux-builder/agent.env <<ENV\n", 1)[1].split("\nENV\n")[0]
+    return script, dict(line.split("=", 1) for line in env_file.splitlines())
 
 
 def test_every_cloud_setting_is_set_for_the_functions(global_env: dict[str, Any]) -> None:
-    prefix = CloudSettings.model_config["env_prefix"]
-    for name, field in CloudSettings.model_fields.items():
-        variable = _setting_variable(prefix, name, field)
+    for name in CloudSettings.model_fields:
+        variable = environment_variable(CloudSettings, name)
         if variable == "AWS_REGION":  # Lambda sets it
             continue
         assert variable in global_env, f"CloudSettings.{name}: {variable} is not in Globals"
+
+
+def test_no_function_gets_a_setting_only_the_agent_reads(global_env: dict[str, Any]) -> None:
+    agent_only = {environment_variable(AgentSettings, name) for name in AgentSettings.model_fields}
+    assert {environment_variable(AgentSettings, name) for name in AGENT_SITE_SETTINGS} == {
+        "TMUX_BUILDER_EDGE",
+        "TMUX_BUILDER_INSTANCE_HOST",
+        "TMUX_BUILDER_SITE_INSTANCE_TYPE",
+        "TMUX_BUILDER_SITE_INSTANCE_AMI",
+        "TMUX_BUILDER_SITE_INSTANCE_BOUNDARY_ARN",
+    }
+    assert not agent_only & set(global_env), sorted(agent_only & set(global_env))
 
 
 def test_every_variable_the_control_plane_reads_is_set(global_env: dict[str, Any]) -> None:
@@ -149,20 +181,15 @@ def test_the_definition_and_its_substitutions_match(resources: dict[str, Any]) -
 def test_the_agent_hosts_get_what_the_agent_reads(
     resources: dict[str, Any], aws_resolver: Resolver
 ) -> None:
-    data = aws_resolver.resolve(resources["AgentLaunchTemplate"]["Properties"])
-    import base64
-
-    script = base64.b64decode(data["LaunchTemplateData"]["UserData"]).decode()
-    env_file = script.split("cat > /etc/tmux-builder/agent.env <<ENV\n", 1)[1].split("\nENV\n")[0]
-    settings = dict(line.split("=", 1) for line in env_file.splitlines())
+    script, settings = _agent_env_file(aws_resolver, resources)
     for variable in AGENT_CLOUD_VARIABLES:
-        assert settings.get(variable, "").startswith(("physical-", "cloudfront", "aws")), variable
+        assert settings.get(variable, "").startswith(("physical-", "aws")), variable
     assert settings["TMUX_BUILDER_AGENT_QUEUE_URL"] == "physical-AgentQueue"
     assert settings["TMUX_BUILDER_TABLE"] == "physical-Table"
     known = {
-        _setting_variable(settings_class.model_config["env_prefix"], name, field)
+        environment_variable(settings_class, name)
         for settings_class in (AgentSettings, CloudSettings, AzureSettings)
-        for name, field in settings_class.model_fields.items()
+        for name in settings_class.model_fields
     }
     for variable in settings:
         if variable.startswith("TMUX_BUILDER_"):
@@ -170,3 +197,18 @@ def test_the_agent_hosts_get_what_the_agent_reads(
     assert "ExecStart=/opt/tmux-builder/bin/agent-start" in script
     assert "exec /opt/tmux-builder/venv/bin/tmux-builder agent" in script
     assert "User=tmux-agent" in script
+
+
+def test_the_agent_reads_its_site_settings_from_the_agent_hosts_env_file(
+    resources: dict[str, Any], aws_resolver: Resolver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, env_file = _agent_env_file(aws_resolver, resources)
+    for name in AGENT_SITE_SETTINGS:
+        variable = environment_variable(AgentSettings, name)
+        assert variable in env_file, f"AgentSettings.{name}: agent.env does not set {variable}"
+    for variable, value in env_file.items():
+        monkeypatch.setenv(variable, value)
+
+    settings = AgentSettings()
+
+    assert {name: getattr(settings, name) for name in AGENT_SITE_SETTINGS} == AGENT_SITE_SETTINGS

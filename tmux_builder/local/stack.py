@@ -3,9 +3,9 @@
 Order of start (each piece needs the ones before it):
 
 1. moto in server mode (every AWS service) and the in-process Lambda runtime;
-2. the site server (plays CloudFront), whose address the template takes as ``SiteEdge``, the
-   instance host (runs the app of each dynamic site's EC2 instance or Azure VM) and the Azure
-   Resource Manager stand-in (azure/dynamic VMs, handed to the instance host);
+2. the site server (plays CloudFront), the instance host (runs the app of each dynamic site's
+   EC2 instance or Azure VM), whose addresses the agents get (:func:`agent_site_settings`), and
+   the Azure Resource Manager stand-in (azure/dynamic VMs, handed to the instance host);
 3. the resources of ``template.yaml``, provisioned into moto; their environment becomes the
    environment of the in-process handlers;
 4. the offline model (unless a real model was asked for);
@@ -52,8 +52,6 @@ LOCAL_CREDENTIALS = {
 # Environment the agent needs from the stack (least privilege: no state machine; the table
 # only for its task ledger, whose ``TASK#`` items are all its IAM role may touch on AWS).
 _AGENT_CLOUD_VARS = (
-    "TMUX_BUILDER_EDGE",
-    "TMUX_BUILDER_INSTANCE_HOST",
     "TMUX_BUILDER_ARTIFACTS_BUCKET",
     "TMUX_BUILDER_ENVIRONMENT",
     "TMUX_BUILDER_TABLE",
@@ -77,6 +75,19 @@ _AGENT_SHUTDOWN_GRACE_SECONDS = "10"
 
 class StackError(Exception):
     """The stack could not start; the message says what to do."""
+
+
+def agent_site_settings(site_server: str, instance_host: str) -> dict[str, str]:
+    """The agents' environment for reaching sites: the local stand-ins for CloudFront and EC2.
+
+    Only the agent reads these (:class:`~tmux_builder.settings.AgentSettings`): the template
+    gives them to no function, so they come from the servers the stack started, not from the
+    functions' environment. On AWS the agent hosts' ``agent.env`` sets the same variables.
+    """
+    return {
+        settings.environment_variable(settings.AgentSettings, "edge"): site_server,
+        settings.environment_variable(settings.AgentSettings, "instance_host"): instance_host,
+    }
 
 
 @dataclass
@@ -193,6 +204,7 @@ class EmbeddedStack:
             self.state_dir / "instances", moto.endpoint_url, host=opts.host
         ).start()
         self._closers.append(("instance host", instances.stop))
+        site_settings = agent_site_settings(site.control_url, instances.control_url)
 
         # Azure Resource Manager for azure/dynamic sites: their VMs' apps run on the host above.
         from tmux_builder.local.azure_arm import AzureArm
@@ -218,8 +230,6 @@ class EmbeddedStack:
             moto.endpoint_url,
             {
                 "Environment": "local",
-                "SiteEdge": site.control_url,
-                "SiteInstanceHost": instances.control_url,
                 "PortalUrl": gateway.url,
                 "WebSocketUrl": gateway.websocket_url,
                 "AutoApprove": "true",
@@ -250,7 +260,9 @@ class EmbeddedStack:
                 work_dir=self.state_dir / "agents" / f"agent-{number}",
                 log_path=self.state_dir / "logs" / f"agent-{number}.log",
             )
-            agent.environment = self._agent_environment(agent, stack.outputs, model_url)
+            agent.environment = self._agent_environment(
+                agent, stack.outputs, model_url, site_settings
+            )
             self.agents.append(agent)
             self._closers.append((agent.agent_id, lambda a=agent: self._stop_agent(a)))
             self._spawn_agent(agent)
@@ -312,7 +324,11 @@ class EmbeddedStack:
     # ------------------------------------------------------------------ agents
 
     def _agent_environment(
-        self, agent: AgentProcess, outputs: dict[str, str], model_url: str
+        self,
+        agent: AgentProcess,
+        outputs: dict[str, str],
+        model_url: str,
+        site_settings: dict[str, str],
     ) -> dict[str, str]:
         from agent.browser import ChromiumNotFoundError, chromium_path
 
@@ -340,6 +356,7 @@ class EmbeddedStack:
             "TMUX_BUILDER_AGENT_CHROMIUM_PATH": chromium,
             "TMUX_BUILDER_AGENT_MODEL_BASE_URL": model_url,
             "TMUX_BUILDER_AGENT_SHUTDOWN_GRACE_SECONDS": _AGENT_SHUTDOWN_GRACE_SECONDS,
+            **site_settings,
         }
         for name in _AGENT_CLOUD_VARS:
             env[name] = os.environ.get(name, "")
