@@ -205,15 +205,18 @@ class StepHandlers:
         if site.provider is Provider.AWS and not task.state.identity_role_arn:
             raise InvalidTask("the task carries no identity_role_arn (create_user did not run)")
         ws = self._workspace(task, site)
-        recorded: set[tuple[str, str]] = set()
+        # Each resource once; again only if it comes back knowing more (a VM's address is
+        # known at the end, its resource group at the start), which updates its record.
+        recorded: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
 
         def record(resource: SiteResource) -> None:
-            if (resource.type, resource.id) in recorded:
+            key = (resource.type, resource.id, tuple(sorted(resource.metadata.items())))
+            if key in recorded:
                 return
             self.ctx.events.resource_created(
                 task, resource.type, resource.id, dict(resource.metadata)
             )
-            recorded.add((resource.type, resource.id))
+            recorded.add(key)
 
         outcome = deployer(
             DeployRequest(
