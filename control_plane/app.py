@@ -9,6 +9,7 @@ in ``template.yaml`` (``Handler: app.<name>``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from chalice import Chalice, ConvertToMiddleware, Response
@@ -138,9 +139,10 @@ def record_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return steps.record_failure(event)
 
 
-@app.lambda_function(name="apply_agent_events")
-def apply_agent_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """SQS batch from the agent events queue; failed records are reported, not the batch."""
+def _each_sqs_record(
+    event: dict[str, Any], context: Any, handle: Callable[[str], object]
+) -> dict[str, Any]:
+    """An SQS batch, one message body at a time; failed records are reported, not the batch."""
     from aws_lambda_powertools.utilities.batch import (
         BatchProcessor,
         EventType,
@@ -150,30 +152,24 @@ def apply_agent_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(  # type: ignore[return-value]  # a TypedDict, i.e. a dict
         event=event,
-        record_handler=lambda record: agent_events.apply(record.body),
+        record_handler=lambda record: handle(record.body),
         processor=processor,
         context=context,
     )
+
+
+@app.lambda_function(name="apply_agent_events")
+def apply_agent_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SQS batch from the agent events queue."""
+    return _each_sqs_record(event, context, agent_events.apply)
 
 
 @app.lambda_function(name="continue_teardown")
 def continue_teardown(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SQS batch from the teardown queue: each message is one later teardown pass."""
-    from aws_lambda_powertools.utilities.batch import (
-        BatchProcessor,
-        EventType,
-        process_partial_response,
-    )
-
     from control_plane import teardown_followup
 
-    processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(  # type: ignore[return-value]  # a TypedDict, i.e. a dict
-        event=event,
-        record_handler=lambda record: teardown_followup.run(record.body),
-        processor=processor,
-        context=context,
-    )
+    return _each_sqs_record(event, context, teardown_followup.run)
 
 
 def api_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,3 +37,39 @@ def tmux() -> str:
     if path is None:
         pytest.fail("tmux is not installed: apt-get install tmux")
     return path
+
+
+@contextmanager
+def in_process_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto inside this process, with test credentials and nothing from the outside environment
+    (no endpoint, profile or session token); the cached clients are dropped on both sides."""
+    from moto import mock_aws
+
+    from tmux_builder import aws
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        aws.reset()
+        try:
+            yield
+        finally:
+            aws.reset()
+
+
+def write_built_site(root: Path) -> Path:
+    """A small built site in ``root``: pages, a hashed script, a stylesheet and an image."""
+    (root / "assets").mkdir(parents=True)
+    (root / "index.html").write_text(
+        "<!doctype html><html><head><title>Blue Harbour Cafe</title>"
+        '<script type="module" src="/assets/index-B7qZ2m4P.js"></script></head>'
+        "<body>fresh bread</body></html>"
+    )
+    (root / "404.html").write_text("<html><head><title>Lost</title></head><body>lost</body></html>")
+    (root / "assets" / "index-B7qZ2m4P.js").write_text("console.log(1)")
+    (root / "styles.css").write_text("body{color:teal}")
+    (root / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 16)
+    return root

@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from agent.deploy.aws_dynamic import (
     RESOURCE_INSTANCE,
@@ -29,6 +28,7 @@ from agent.deploy.aws_static import RESOURCE_BUCKET
 from agent.deploy.base import DEPLOYERS, DeployRequest, SiteResource
 from agent.edge import Edge, InstanceEndpoints
 from agent.errors import DeployError
+from tests.tools import in_process_moto
 from tmux_builder.contracts import Provider, SiteSpec, SiteType
 from tmux_builder.dynamic_site import (
     RELEASE_KEY,
@@ -63,12 +63,7 @@ class FakeEndpoints(InstanceEndpoints):
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
+    with in_process_moto(monkeypatch):
         yield boto3.Session(region_name="us-east-1")
 
 

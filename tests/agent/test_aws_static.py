@@ -11,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.moto_api import state_manager
 
 from agent.deploy.aws_static import (
@@ -24,6 +23,7 @@ from agent.deploy.base import SiteResource
 from agent.deploy.site_files import CACHE_DEFAULT, CACHE_HASHED, CACHE_HTML, cache_control_for
 from agent.edge import Edge
 from agent.errors import DeployError
+from tests.tools import in_process_moto
 from tmux_builder.naming import resource_tags
 
 USER_ID = "0123456789abcdef0123456789abcdef"
@@ -46,12 +46,7 @@ class FakeEdge(Edge):
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
+    with in_process_moto(monkeypatch):
         yield boto3.Session(region_name="us-east-1")
 
 

@@ -26,6 +26,7 @@ from agent.deploy.base import DeployOutcome
 from agent.deploy.site_files import CACHE_DEFAULT, CACHE_HASHED, CACHE_HTML
 from agent.errors import DeployError
 from tests.fixtures.azure import SUBSCRIPTION, Replay, SentRequest, StaticToken, transport
+from tests.tools import write_built_site
 from tmux_builder import azure, naming
 from tmux_builder.settings import AzureSettings
 
@@ -64,18 +65,7 @@ STORAGE_ACCOUNT_RE = re.compile(r"^[a-z0-9]{3,24}$")
 
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
-    root = tmp_path / "dist"
-    (root / "assets").mkdir(parents=True)
-    (root / "index.html").write_text(
-        "<!doctype html><html><head><title>Blue Harbour Cafe</title>"
-        '<script type="module" src="/assets/index-B7qZ2m4P.js"></script></head>'
-        "<body>fresh bread</body></html>"
-    )
-    (root / "404.html").write_text("<html><head><title>Lost</title></head><body>lost</body></html>")
-    (root / "assets" / "index-B7qZ2m4P.js").write_text("console.log(1)")
-    (root / "styles.css").write_text("body{color:teal}")
-    (root / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 16)
-    return root
+    return write_built_site(tmp_path / "dist")
 
 
 def _deploy(

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from moto import mock_aws
 
 from agent.host_metrics import NAMESPACE, SESSIONS_PER_HOST, HostMetrics
+from tests.tools import in_process_moto
 from tmux_builder import aws
 
 GROUP = "tmux-builder-agents"
@@ -16,15 +16,8 @@ GROUP = "tmux-builder-agents"
 
 @pytest.fixture
 def _moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        aws.reset()
+    with in_process_moto(monkeypatch):
         yield
-    aws.reset()
 
 
 def _published() -> list[float]:
