@@ -15,7 +15,7 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from control_plane import secrets
@@ -37,6 +37,9 @@ class Role(StrEnum):
 class Principal:
     role: Role
     user_id: str | None = None
+    # When the credential stops being valid (epoch seconds; None: the admin token, which is
+    # valid until rotated). Not part of who the caller is, so not compared.
+    expires_at: int | None = field(default=None, compare=False)
 
     @property
     def is_admin(self) -> bool:
@@ -92,7 +95,7 @@ def principal_from_token(token: str) -> Principal:
     user_id = str(claims.get("sub", ""))
     if claims.get("scope") != Role.CLIENT.value or not USER_ID_RE.match(user_id):
         raise Unauthorized("the token is not valid")
-    return Principal(Role.CLIENT, user_id)
+    return Principal(Role.CLIENT, user_id, expires_at=int(claims["exp"]))
 
 
 def authenticate(headers: Mapping[str, str]) -> Principal:

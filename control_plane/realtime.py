@@ -86,6 +86,11 @@ def connect(
     """Authenticate a new connection and record it; :class:`Unauthorized` records nothing."""
     principal = _principal(query, headers)
     now = int(time.time())
+    # A client's connection (and so its subscriptions) ends with its token: events stop when
+    # the link's token expires, even though API Gateway keeps the socket for up to 2 hours.
+    expires_at = now + CONNECTION_TTL_SECONDS
+    if principal.expires_at is not None:
+        expires_at = min(expires_at, principal.expires_at)
     store.put(
         {
             **keys.ws_connection(connection_id),
@@ -94,7 +99,7 @@ def connect(
             "user_id": principal.user_id,
             "connected_at": now,
             "source_ip": source_ip,
-            keys.EXPIRES_AT: now + CONNECTION_TTL_SECONDS,
+            keys.EXPIRES_AT: expires_at,
         }
     )
     logger.info(

@@ -4,6 +4,7 @@ the embedded AWS: who may connect, what a connection may follow, its frames, and
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -153,6 +154,26 @@ def test_an_expired_client_token_is_refused(alice: Build) -> None:
     assert answer["statusCode"] == 401
     assert "expired" in json.loads(answer["body"])["message"]
     assert store.get(keys.ws_connection(connection_id)) is None
+
+
+def test_a_client_connection_ends_with_its_token(alice: Build) -> None:
+    """The socket may stay open (API Gateway keeps it up to 2 h), but no event reaches it and
+    no frame is taken once the link's token has expired."""
+    short = auth.issue_client_token(alice.user_id, ttl_seconds=2)
+    connection_id, answer = connect(short)
+    assert answer["statusCode"] == 200
+    record = store.get(keys.ws_connection(connection_id))
+    assert record is not None and record[keys.EXPIRES_AT] <= time.time() + 2
+    assert send(connection_id, {"action": "subscribe", "execution_id": alice.execution_id}) == (
+        SubscribedFrame(execution_id=alice.execution_id)
+    )
+    assert realtime.subscribers(alice.execution_id, None) == [connection_id]
+
+    time.sleep(3)
+
+    assert realtime.subscribers(alice.execution_id, None) == []
+    refused = send(connection_id, {"action": "subscribe", "session_id": alice.session_id})
+    assert isinstance(refused, ErrorFrame) and "reconnect" in refused.message
 
 
 # ------------------------------------------------------------------------------ frames
