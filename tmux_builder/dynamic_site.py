@@ -57,20 +57,24 @@ class SiteConfig(BaseModel):
     port: int = Field(default=INSTANCE_PORT, ge=1, le=65535)
 
 
-_FETCH_SCRIPT = """\
+def install_release_script(
+    comment: str, archive: str, *, read_config: str = "", download: str = ""
+) -> str:
+    """A bash script that gets the release to ``archive`` (``read_config`` and ``download``
+    lines, if any), unpacks it, installs its dependencies and swaps it in as ``/srv/site``
+    (the previous one kept beside it).
+
+    Every instance installs a release the same way; only how it gets there differs (fetched
+    from S3 with the instance role on AWS, left by cloud-init or Run Command on Azure).
+    """
+    return f"""\
 #!/bin/bash
-# Fetch the site's current release with the instance role, then unpack it for the service.
+# {comment}
 set -euo pipefail
-CONFIG=/etc/tmux-builder/site.json
-read_config() { python3 -c "import json,sys; print(json.load(open('$CONFIG'))[sys.argv[1]])" "$1"; }
-BUCKET="$(read_config bucket)"
-KEY="$(read_config key)"
-REGION="$(read_config region)"
-WORK="$(mktemp -d /srv/tmux-builder-site.XXXXXX)"
+{read_config}WORK="$(mktemp -d /srv/tmux-builder-site.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
-aws s3 cp --only-show-errors --region "$REGION" "s3://$BUCKET/$KEY" "$WORK/app.tar.gz"
-install -d -m 0755 "$WORK/app"
-tar -xzf "$WORK/app.tar.gz" -C "$WORK/app" --no-same-owner
+{download}install -d -m 0755 "$WORK/app"
+tar -xzf {archive} -C "$WORK/app" --no-same-owner
 if [ -f "$WORK/app/package-lock.json" ]; then
   (cd "$WORK/app" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
 fi
@@ -80,19 +84,23 @@ if [ -d /srv/site ]; then mv /srv/site /srv/site.previous; fi
 mv "$WORK/app" /srv/site
 """
 
-_SERVICE_UNIT = """\
+
+def service_unit(prepare_command: str, port: int) -> str:
+    """The systemd unit that runs the site: ``prepare_command`` (as root) installs the current
+    release, then ``npm start`` runs as a throwaway user, allowed to bind port 80 only."""
+    return f"""\
 [Unit]
 Description=tmux-builder site (npm start in the site's release)
 Wants=network-online.target
 After=network-online.target
 
 [Service]
-Environment=PORT={port}
+Environment={PORT_ENV}={port}
 Environment=NODE_ENV=production
 Environment=npm_config_cache=/tmp/npm-cache
-ExecStartPre=+/usr/local/bin/tmux-builder-site-fetch
+ExecStartPre=+{prepare_command}
 WorkingDirectory=/srv/site
-ExecStart=/usr/bin/npm start
+ExecStart=/usr/bin/{START_COMMAND}
 DynamicUser=yes
 AmbientCapabilities=CAP_NET_BIND_SERVICE
 NoNewPrivileges=yes
@@ -105,6 +113,21 @@ RestartSec=3
 [Install]
 WantedBy=multi-user.target
 """
+
+
+FETCH_COMMAND = "/usr/local/bin/tmux-builder-site-fetch"
+_FETCH_SCRIPT = install_release_script(
+    "Fetch the site's current release with the instance role, then unpack it for the service.",
+    '"$WORK/app.tar.gz"',
+    read_config="""CONFIG=/etc/tmux-builder/site.json
+read_config() { python3 -c "import json,sys; print(json.load(open('$CONFIG'))[sys.argv[1]])" "$1"; }
+BUCKET="$(read_config bucket)"
+KEY="$(read_config key)"
+REGION="$(read_config region)"
+""",
+    download='aws s3 cp --only-show-errors --region "$REGION" "s3://$BUCKET/$KEY" '
+    '"$WORK/app.tar.gz"\n',
+)
 
 # Amazon Linux 2023: Node.js 20 from the distribution (nodejs when nodejs20 is not offered).
 _INSTALL_NODE = (
@@ -125,14 +148,14 @@ def render_user_data(config: SiteConfig) -> str:
                 "content": config.model_dump_json() + "\n",
             },
             {
-                "path": "/usr/local/bin/tmux-builder-site-fetch",
+                "path": FETCH_COMMAND,
                 "permissions": "0755",
                 "content": _FETCH_SCRIPT,
             },
             {
                 "path": f"/etc/systemd/system/{SERVICE_NAME}.service",
                 "permissions": "0644",
-                "content": _SERVICE_UNIT.format(port=config.port),
+                "content": service_unit(FETCH_COMMAND, config.port),
             },
         ],
         "runcmd": [

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.deploy.aws_errors import aws_errors, describe, error_code
 from agent.deploy.aws_static import RecordedResources, ensure_bucket
-from agent.deploy.base import DeployOutcome, DeployRequest, SiteResource
+from agent.deploy.base import DeployOutcome, DeployRequest, SiteResource, not_recorded
 from agent.deploy.site_files import page_title
 from agent.edge import InstanceEndpoints
 from agent.errors import DeployError
@@ -105,7 +105,7 @@ def deploy_dynamic_site(
     wait_timeout_s: float = 600.0,
     poll_interval_s: float = 5.0,
     profile_wait_s: float = 90.0,
-    record: Callable[[SiteResource], None] = lambda _resource: None,
+    record: Callable[[SiteResource], None] = not_recorded,
 ) -> DeployOutcome:
     """Ship ``code_dir`` to the site's instance (launching it the first time); say where it is.
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.deploy.aws_errors import aws_errors, describe, error_code
-from agent.deploy.base import DeployOutcome, DeployRequest, SiteResource
+from agent.deploy.base import DeployOutcome, DeployRequest, SiteResource, not_recorded
 from agent.deploy.site_files import INDEX_DOCUMENT, SiteFile, page_title, site_files
 from agent.errors import DeployError
 from tmux_builder.contracts import DeployResult
@@ -81,7 +81,7 @@ def deploy_static_site(
     *,
     wait_timeout_s: float = 1200.0,
     poll_interval_s: float = 15.0,
-    record: Callable[[SiteResource], None] = lambda _resource: None,
+    record: Callable[[SiteResource], None] = not_recorded,
 ) -> DeployOutcome:
     """Upload ``site_dir`` to ``bucket`` behind its CloudFront distribution; return where it is.
 
@@ -143,7 +143,7 @@ def ensure_bucket(
     region: str,
     tags: dict[str, str],
     progress: Callable[[str], None],
-    record: Callable[[SiteResource], None] = lambda _resource: None,
+    record: Callable[[SiteResource], None] = not_recorded,
 ) -> None:
     """Create the bucket, or reuse it if it is this user's; private and tagged either way.
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agent.deploy.azure_arm import AzureClients, azure_errors, ensure_resource_group
-from agent.deploy.base import DeployOutcome, DeployRequest, SiteResource
+from agent.deploy.base import DeployOutcome, DeployRequest, SiteResource, not_recorded
 from agent.deploy.site_files import (
     INDEX_DOCUMENT,
     NOT_FOUND_DOCUMENT,
@@ -80,7 +80,7 @@ def deploy_to_azurite(
     tags: dict[str, str],
     edge: Edge,
     progress: Callable[[str], None],
-    record: Callable[[SiteResource], None] = lambda _resource: None,
+    record: Callable[[SiteResource], None] = not_recorded,
 ) -> DeployOutcome:
     """The site as a container of Azurite's development account, served by the local edge."""
     from tmux_builder.local.azurite import blob_service
@@ -132,7 +132,7 @@ def deploy_to_azure(
     account: str,
     tags: dict[str, str],
     progress: Callable[[str], None],
-    record: Callable[[SiteResource], None] = lambda _resource: None,
+    record: Callable[[SiteResource], None] = not_recorded,
 ) -> DeployOutcome:
     """Resource group, storage account with a static website, files, then Front Door."""
     from agent.deploy.azure_cdn import ensure_front_door

@@ -34,7 +34,7 @@ from typing import Any
 
 from agent.deploy.aws_dynamic import package_release
 from agent.deploy.azure_arm import AzureClients, azure_errors, ensure_resource_group
-from agent.deploy.base import DeployOutcome, DeployRequest, SiteResource
+from agent.deploy.base import DeployOutcome, DeployRequest, SiteResource, not_recorded
 from agent.deploy.site_files import page_title
 from agent.errors import DeployError
 from tmux_builder import azure, naming
@@ -43,8 +43,9 @@ from tmux_builder.dynamic_site import (
     ENTRY_PAGE,
     HEALTH_PATH,
     INSTANCE_PORT,
-    PORT_ENV,
     SERVICE_NAME,
+    install_release_script,
+    service_unit,
 )
 from tmux_builder.settings import AzureSettings
 
@@ -64,48 +65,12 @@ RELEASE_PATH = azure.VM_RELEASE_PATH
 CUSTOM_DATA_MAX_BYTES = 65535
 HEALTHY_MARKER = azure.VM_HEALTHY_MARKER
 
-_UNPACK_SCRIPT = f"""\
-#!/bin/bash
-# Unpack the release cloud-init or Run Command left, install its dependencies, swap it in.
-set -euo pipefail
-WORK="$(mktemp -d /srv/tmux-builder-site.XXXXXX)"
-trap 'rm -rf "$WORK"' EXIT
-install -d -m 0755 "$WORK/app"
-tar -xzf {RELEASE_PATH} -C "$WORK/app" --no-same-owner
-if [ -f "$WORK/app/package-lock.json" ]; then
-  (cd "$WORK/app" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
-fi
-chmod -R a+rX "$WORK/app"
-rm -rf /srv/site.previous
-if [ -d /srv/site ]; then mv /srv/site /srv/site.previous; fi
-mv "$WORK/app" /srv/site
-"""
-
-_SERVICE_UNIT = f"""\
-[Unit]
-Description=tmux-builder site (npm start in the site's release)
-Wants=network-online.target
-After=network-online.target
-
-[Service]
-Environment={PORT_ENV}={INSTANCE_PORT}
-Environment=NODE_ENV=production
-Environment=npm_config_cache=/tmp/npm-cache
-ExecStartPre=+/usr/local/bin/tmux-builder-site-unpack
-WorkingDirectory=/srv/site
-ExecStart=/usr/bin/npm start
-DynamicUser=yes
-AmbientCapabilities=CAP_NET_BIND_SERVICE
-NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-Restart=always
-RestartSec=3
-
-[Install]
-WantedBy=multi-user.target
-"""
+UNPACK_COMMAND = "/usr/local/bin/tmux-builder-site-unpack"
+_UNPACK_SCRIPT = install_release_script(
+    "Unpack the release cloud-init or Run Command left, install its dependencies, swap it in.",
+    RELEASE_PATH,
+)
+_SERVICE_UNIT = service_unit(UNPACK_COMMAND, INSTANCE_PORT)
 
 
 def deploy(request: DeployRequest) -> DeployOutcome:
@@ -133,7 +98,7 @@ def deploy_vm_site(
     name: str,
     tags: dict[str, str],
     progress: Callable[[str], None],
-    record: Callable[[SiteResource], None] = lambda _resource: None,
+    record: Callable[[SiteResource], None] = not_recorded,
 ) -> DeployOutcome:
     """Ship ``code_dir`` to the site's VM (creating it and its network the first time).
 
@@ -350,7 +315,7 @@ def cloud_init(release: bytes) -> str:
                 "content": base64.b64encode(release).decode(),
             },
             {
-                "path": "/usr/local/bin/tmux-builder-site-unpack",
+                "path": UNPACK_COMMAND,
                 "permissions": "0755",
                 "content": _UNPACK_SCRIPT,
             },

@@ -35,6 +35,10 @@ class SiteResource:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+def not_recorded(_resource: SiteResource) -> None:
+    """The ``record`` of a deploy whose caller keeps no records (tests, benches)."""
+
+
 @dataclass(frozen=True)
 class DeployOutcome:
     result: DeployResult
@@ -65,7 +69,7 @@ class DeployRequest:
     settings: AgentSettings
     cloud: CloudSettings
     code_snapshot_key: str = ""
-    record: Callable[[SiteResource], None] = field(default=lambda _resource: None)
+    record: Callable[[SiteResource], None] = not_recorded
 
 
 class Deployer(Protocol):
