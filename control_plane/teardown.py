@@ -34,7 +34,7 @@ from control_plane import iam_identity, sessions, store, teardown_followup, trac
 from control_plane.observability import logger
 from tmux_builder import aws, azure, keys, naming
 from tmux_builder.contracts import AgentCommand, TeardownFollowUp, utc_now_iso
-from tmux_builder.settings import cloud
+from tmux_builder.settings import AzureSettings, cloud
 
 RESOURCE_BUCKET = "s3_bucket"
 RESOURCE_DISTRIBUTION = "cloudfront_distribution"
@@ -567,15 +567,8 @@ def _remove_azure_resource_group(
 ) -> None:
     """The site's whole resource group (everything of an Azure site is inside it)."""
     from tmux_builder import azure_teardown
-    from tmux_builder.settings import AzureSettings
 
-    _require_user_name(user_id, name)
-    try:
-        azure_teardown.remove_resource_group(AzureSettings(), name, user_id)
-    except azure_teardown.AzureNotOwned as exc:
-        raise NotOwned(str(exc)) from exc
-    except (azure_teardown.AzureRemovalError, azure.AzureConfigError) as exc:
-        raise NotRemoved(str(exc)) from exc
+    _remove_on_azure(user_id, name, azure_teardown.remove_resource_group)
 
 
 def _remove_azure_blob_container(
@@ -583,14 +576,22 @@ def _remove_azure_blob_container(
 ) -> None:
     """An azure/static site on the embedded stack: its Azurite container."""
     from tmux_builder import azure_teardown
-    from tmux_builder.settings import AzureSettings
 
-    _require_user_name(user_id, container)
+    _remove_on_azure(user_id, container, azure_teardown.remove_blob_container)
+
+
+def _remove_on_azure(
+    user_id: str, name: str, remove: Callable[[AzureSettings, str, str], object]
+) -> None:
+    """``remove(settings, name, user_id)`` with Azure's refusals turned into report reasons."""
+    from tmux_builder import azure_teardown
+
+    _require_user_name(user_id, name)
     try:
-        azure_teardown.remove_blob_container(AzureSettings(), container, user_id)
+        remove(AzureSettings(), name, user_id)
     except azure_teardown.AzureNotOwned as exc:
         raise NotOwned(str(exc)) from exc
-    except azure_teardown.AzureRemovalError as exc:
+    except (azure_teardown.AzureRemovalError, azure.AzureConfigError) as exc:
         raise NotRemoved(str(exc)) from exc
 
 
