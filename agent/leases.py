@@ -29,7 +29,6 @@ be synchronized (NTP) to well under ``lease_seconds``.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -41,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from tmux_builder import aws, keys
 from tmux_builder.contracts import utc_now_iso
+from tmux_builder.session_lease import SessionLease
 
 if TYPE_CHECKING:
     from tmux_builder.contracts import SiteSpec
@@ -71,7 +71,7 @@ class LeaseUnavailable(RuntimeError):
 class LeaseHeld(Exception):
     """Another live agent host owns the session; its work goes to ``lease.queue_url``."""
 
-    def __init__(self, lease: Lease) -> None:
+    def __init__(self, lease: SessionLease) -> None:
         super().__init__(
             f"session {lease.session_id} is leased to {lease.owner} "
             f"for {lease.seconds_left(time.time()):.0f} s more"
@@ -84,50 +84,12 @@ class AtCapacity(Exception):
 
 
 @dataclass(frozen=True)
-class Lease:
-    """One session's lease as stored."""
-
-    session_id: str
-    user_id: str
-    owner: str
-    queue_url: str
-    chat_queue_url: str
-    expires_at_ms: int
-    acquired_at: str = ""
-    takeovers: int = 0
-    previous_owner: str = ""
-    site: dict[str, Any] | None = None
-
-    def seconds_left(self, now: float) -> float:
-        return self.expires_at_ms / 1000 - now
-
-    def live(self, now: float) -> bool:
-        return self.seconds_left(now) > 0
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Lease:
-        site = item.get("site", {}).get("S")
-        return cls(
-            session_id=item["session_id"]["S"],
-            user_id=item.get("user_id", {}).get("S", ""),
-            owner=item["owner"]["S"],
-            queue_url=item.get("queue_url", {}).get("S", ""),
-            chat_queue_url=item.get("chat_queue_url", {}).get("S", ""),
-            expires_at_ms=int(item["expires_at"]["N"]),
-            acquired_at=item.get("acquired_at", {}).get("S", ""),
-            takeovers=int(item.get("takeovers", {}).get("N", "0")),
-            previous_owner=item.get("previous_owner", {}).get("S", ""),
-            site=json.loads(site) if site else None,
-        )
-
-
-@dataclass(frozen=True)
 class Acquired:
     """What :meth:`SessionLeases.acquire` did; ``previous`` is the lease it replaced."""
 
     state: LeaseState
-    lease: Lease
-    previous: Lease | None = None
+    lease: SessionLease
+    previous: SessionLease | None = None
 
     @property
     def moved_here(self) -> bool:
@@ -196,7 +158,7 @@ class SessionLeases:
         with self._lock:
             return len(self._held)
 
-    def get(self, session_id: str) -> Lease | None:
+    def get(self, session_id: str) -> SessionLease | None:
         try:
             answer = aws.client("dynamodb").get_item(
                 TableName=self.table,
@@ -206,7 +168,7 @@ class SessionLeases:
         except Exception as error:
             raise LeaseUnavailable(f"could not read the lease of {session_id}") from error
         item = answer.get("Item")
-        return Lease.from_item(item) if item else None
+        return SessionLease.from_typed_item(item) if item else None
 
     # ------------------------------------------------------------------ taking
 
@@ -258,12 +220,12 @@ class SessionLeases:
         session_id: str,
         user_id: str,
         state: LeaseState,
-        previous: Lease | None,
+        previous: SessionLease | None,
         site: dict[str, Any] | None = None,
     ) -> Acquired:
         with self._lock:
             self._held[session_id] = user_id
-        lease = Lease(
+        lease = SessionLease(
             session_id=session_id,
             user_id=user_id,
             owner=self.agent_id,
@@ -398,7 +360,9 @@ class SessionLeases:
             ExpressionAttributeValues=values,
         )
 
-    def _take_over(self, session_id: str, user_id: str, site_json: str | None, old: Lease) -> bool:
+    def _take_over(
+        self, session_id: str, user_id: str, site_json: str | None, old: SessionLease
+    ) -> bool:
         update = (
             "SET #owner = :me, user_id = :user, queue_url = :q, chat_queue_url = :cq, "
             "expires_at = :exp, acquired_at = :at, renewed_at = :at, previous_owner = :old, "

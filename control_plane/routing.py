@@ -20,46 +20,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from control_plane import store
 from tmux_builder import keys
 from tmux_builder.contracts import PipelineState, TaskRoute
+from tmux_builder.session_lease import SessionLease
 from tmux_builder.settings import cloud
-
-
-@dataclass(frozen=True)
-class SessionLease:
-    """A session's lease as operators see it."""
-
-    session_id: str
-    user_id: str
-    owner: str
-    queue_url: str
-    chat_queue_url: str
-    expires_at_ms: int
-    acquired_at: str = ""
-    renewed_at: str = ""
-    takeovers: int = 0
-    previous_owner: str = ""
-
-    def live(self, now: float | None = None) -> bool:
-        return self.expires_at_ms / 1000 > (time.time() if now is None else now)
-
-    @classmethod
-    def from_record(cls, item: dict[str, Any]) -> SessionLease:
-        return cls(
-            session_id=str(item["session_id"]),
-            user_id=str(item.get("user_id") or ""),
-            owner=str(item.get("owner") or ""),
-            queue_url=str(item.get("queue_url") or ""),
-            chat_queue_url=str(item.get("chat_queue_url") or ""),
-            expires_at_ms=int(item.get("expires_at") or 0),
-            acquired_at=str(item.get("acquired_at") or ""),
-            renewed_at=str(item.get("renewed_at") or ""),
-            takeovers=int(item.get("takeovers") or 0),
-            previous_owner=str(item.get("previous_owner") or ""),
-        )
 
 
 def lease_of(session_id: str) -> SessionLease | None:
